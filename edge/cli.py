@@ -1,0 +1,195 @@
+"""The ``hromada`` command line.
+
+    hromada node --config FILE            run the roles of one node
+    hromada hub --config FILE             run the hub
+    hromada hub token --config FILE --site S --role R [--ttl S] [--pre-approve]
+    hromada hub pending|nodes --config FILE
+    hromada hub approve|reject|revoke NODE_ID --config FILE
+    hromada demo                          the whole system on this machine
+
+A wrong configuration is refused with the file, the key and the reason, and
+exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import datetime, timezone
+from typing import Any, Sequence
+
+from edge.config import ConfigError, HubConfig, load_hub_config, load_node_config
+
+EXIT_CONFIG = 2
+
+
+def _hub_db(config: HubConfig) -> Any:
+    """The hub's database, opened beside a running hub (WAL allows it)."""
+    from edge.hub.schema import MIGRATIONS
+    from edge.store import connect, migrate
+
+    config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    db = connect(config.state_dir / "hub.sqlite")
+    migrate(db, MIGRATIONS)
+    return db
+
+
+def _hub_fingerprint(config: HubConfig) -> str:
+    from edge.identity import Identity
+
+    return Identity.load_or_create(config.state_dir, "hub.key", prefix="h").fingerprint
+
+
+def cmd_hub_token(config: HubConfig, args: argparse.Namespace) -> int:
+    from edge.hub import registry
+    from edge.store import transaction
+
+    db = _hub_db(config)
+    ttl = args.ttl if args.ttl is not None else config.hub.token_ttl_s
+    with transaction(db) as conn:
+        code, expires = registry.make_token(conn, _hub_fingerprint(config), args.site, args.role, ttl,
+                                            pre_approved=args.pre_approve, note=args.note or "", actor=args.actor)
+    until = datetime.fromtimestamp(expires, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    if args.quiet:
+        print(code)
+        return 0
+    print(f"Код реєстрації вузла / Enrollment code (одноразовий / single use, дійсний до / valid until {until}):")
+    print()
+    print(f"    {code}")
+    print()
+    print(f"Майданчик / site: {args.site}   роль / role: {args.role}   "
+          f"{'схвалено наперед / pre-approved' if args.pre_approve else 'потребує схвалення / needs approval'}")
+    qr = _qr_text(str(code))
+    if qr:
+        print(qr)
+    return 0
+
+
+def _qr_text(text: str) -> str:
+    try:
+        from edge.qr import qr_terminal
+    except ImportError:
+        return ""
+    return qr_terminal(text)
+
+
+def cmd_hub_list(config: HubConfig, args: argparse.Namespace) -> int:
+    from edge.hub import registry
+
+    db = _hub_db(config)
+    if args.hub_cmd == "pending":
+        nodes = registry.list_nodes(db.conn, "pending")
+        discovered = registry.list_discovered(db.conn)
+    else:
+        nodes = registry.list_nodes(db.conn)
+        discovered = []
+    if args.json:
+        print(json.dumps({"nodes": nodes, "discovered": discovered}, ensure_ascii=False, indent=2))
+        return 0
+    if not nodes and not discovered:
+        print("Немає вузлів / no nodes")
+    for n in nodes:
+        state = n["status"] if n["status"] != "approved" else ("online" if n["online"] else "offline")
+        print(f"{n['node_id']}  {n['name']:<20} {n['site']:<14} {','.join(n['roles']):<16} {state:<9} "
+              f"{n['address'] or '-'}  {n['last_seen'] or '-'}")
+    for d in discovered:
+        print(f"{d['node_id']}  {d['instance']:<20} (знайдено mDNS, не зареєстровано / discovered, not enrolled) "
+              f"{d['addresses']}:{d['port']}")
+    return 0
+
+
+def cmd_hub_decide(config: HubConfig, args: argparse.Namespace) -> int:
+    from edge.hub import registry
+    from edge.store import transaction
+
+    db = _hub_db(config)
+    try:
+        with transaction(db) as conn:
+            status = registry.decide(conn, args.node_id, args.hub_cmd, args.actor)
+    except registry.EnrollmentError as exc:
+        print(f"hromada: {exc.reason}", file=sys.stderr)
+        return 1
+    print(f"{args.node_id}: {status.value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hromada", description="hromada-edge: громада's edge boards and hub")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    node = sub.add_parser("node", help="run the roles of one node")
+    node.add_argument("--config", required=True, help="the node's TOML file")
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS, help="the hub's TOML file")
+    common.add_argument("--actor", default=argparse.SUPPRESS, help="who does this (recorded in the admin log)")
+
+    hub = sub.add_parser("hub", help="run the hub, or administer it", parents=[common])
+    hub_sub = hub.add_subparsers(dest="hub_cmd", required=False)
+    hub_sub.add_parser("run", parents=[common], help="run the hub (the default)")
+    tok = hub_sub.add_parser("token", parents=[common], help="make a one-time enrollment code")
+    tok.add_argument("--site", required=True)
+    tok.add_argument("--role", required=True, help="the role the node must run, or * for any")
+    tok.add_argument("--ttl", type=float, default=None, help="seconds the code stays valid")
+    tok.add_argument("--pre-approve", action="store_true", help="the node is approved as soon as it enrolls")
+    tok.add_argument("--note", default="")
+    tok.add_argument("--quiet", action="store_true", help="print only the code")
+    for name in ("pending", "nodes"):
+        p = hub_sub.add_parser(name, parents=[common], help=f"list {name} nodes")
+        p.add_argument("--json", action="store_true")
+    for name in ("approve", "reject", "revoke"):
+        p = hub_sub.add_parser(name, parents=[common], help=f"{name} a node")
+        p.add_argument("node_id")
+
+    demo = sub.add_parser("demo", help="run the whole system on this machine with simulated hardware")
+    demo.add_argument("--state", default="demo-state", help="directory for the demo's state (wiped at start)")
+    demo.add_argument("--port", type=int, default=8600, help="the hub's port (0: any free port)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "node":
+            from edge.node import run_node
+            from edge.runtime import setup_logging
+
+            cfg = load_node_config(args.config)
+            setup_logging(cfg.node.log_level, f"{','.join(cfg.node.roles)} {cfg.node.name}")
+            asyncio.run(run_node(cfg))
+            return 0
+        if args.command == "hub":
+            if not hasattr(args, "config"):
+                print("hromada hub: --config FILE is required", file=sys.stderr)
+                return EXIT_CONFIG
+            args.actor = getattr(args, "actor", None) or "cli"
+            hcfg = load_hub_config(args.config)
+            cmd = args.hub_cmd or "run"
+            if cmd == "run":
+                from edge.hub.app import run_hub
+                from edge.runtime import setup_logging
+
+                setup_logging(hcfg.hub.log_level, f"hub {hcfg.hub.name}")
+                asyncio.run(run_hub(hcfg))
+                return 0
+            if cmd == "token":
+                return cmd_hub_token(hcfg, args)
+            if cmd in ("pending", "nodes"):
+                return cmd_hub_list(hcfg, args)
+            return cmd_hub_decide(hcfg, args)
+        if args.command == "demo":
+            from edge.demo import run_demo
+
+            return run_demo(args.state, args.port)
+    except ConfigError as exc:
+        print(f"hromada: configuration refused: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""The roles a node can run, and where each role's code lives.
+
+A role is found by name through ``ROLE_FACTORIES`` ("module:attribute"), so
+``edge`` never imports a role package it does not run (a camera board does
+not load pygame). A role without a factory yet runs as a plain node: it
+enrolls, announces itself and reports health, and does nothing else.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable
+
+NODE_ROLES: tuple[str, ...] = (
+    "hall",
+    "console",
+    "hall-display",
+    "queue",
+    "kiosk",
+    "queue-display",
+    "camera",
+    "power",
+)
+
+# name -> "package.module:factory"; a factory takes (RoleContext, dict config)
+# and returns an object with the Role interface of edge.node.
+ROLE_FACTORIES: dict[str, str] = {}
+
+
+def factory_for(name: str) -> Callable[..., Any] | None:
+    """The factory of a role, or None when the role runs as a plain node."""
+    target = ROLE_FACTORIES.get(name)
+    if target is None:
+        return None
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
