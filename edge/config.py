@@ -366,3 +366,28 @@ def documented_sections() -> dict[str, type]:
         "gpio": GpioSection,
         "hub (hub)": HubSection,
     }
+
+
+def reference_markdown() -> str:
+    """The key tables of ``docs/configuration.md``, made from the fields themselves."""
+    out: list[str] = []
+    for title, cls in documented_sections().items():
+        section = title.split(" ")[0]
+        out.append(f"### `[{section}]`{' — ' + title.split(' ', 1)[1].strip('()') + ' file' if ' ' in title else ''}")
+        out.append("")
+        out.append((cls.__doc__ or "").strip().split("\n")[0])
+        out.append("")
+        out.append("| key | type | default | meaning |")
+        out.append("| --- | --- | --- | --- |")
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            tp = hints[f.name]
+            tname = {str: "string", int: "integer", float: "number", bool: "boolean"}.get(tp, "list of strings")
+            if f.metadata.get("required"):
+                default = "required"
+            else:
+                d = f.default
+                default = "`[]`" if d == () else f"`{str(d).lower() if isinstance(d, bool) else d!r}`".replace("'", '"')
+            out.append(f"| `{f.name}` | {tname} | {default} | {f.metadata['doc']} |")
+        out.append("")
+    return "\n".join(out)

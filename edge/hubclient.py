@@ -48,6 +48,10 @@ RosterListener = Callable[[list[dict[str, Any]]], None]
 class HubUnavailable(Exception):
     """The hub could not be reached or did not answer as the pinned hub."""
 
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
 
 class HubRefused(Exception):
     """The hub answered, and said no."""
@@ -141,10 +145,7 @@ class HubClient:
             raise HubUnavailable(f"{type(exc).__name__}: {exc}") from None
         received = time.time()
         if status == 429 or status >= 500:
-            retry = resp_headers.get("Retry-After")
-            exc2 = HubUnavailable(f"hub answered {status}")
-            exc2.retry_after = float(retry) if retry and retry.replace(".", "", 1).isdigit() else None  # type: ignore[attr-defined]
-            raise exc2
+            raise HubUnavailable(f"hub answered {status}", _retry_after(resp_headers.get("Retry-After")))
         key = expect_key or self.hub_key
         if key is None:
             raise HubUnavailable("no hub key pinned")
@@ -266,9 +267,10 @@ class HubClient:
         if fp != code.hub_fingerprint:
             raise HubUnavailable(f"hub key fingerprint {fp} is not the one in the enrollment code ({code.hub_fingerprint})")
         try:
-            check_response(hub_key, headers[H_NONCE], status, resp_headers, raw)
+            hub_time = check_response(hub_key, headers[H_NONCE], status, resp_headers, raw)
         except SignatureError as exc:
             raise HubUnavailable(str(exc)) from None
+        self.clock_offset_s = hub_time - time.time()
         await self._save(hub_key=hub_key, hub_id=str(answer.get("hub_id", "")))
         log.info("pinned the hub key (fingerprint %s)", fp)
         return answer
@@ -348,7 +350,7 @@ class HubClient:
         try:
             answer = await self.request("POST", "/api/v1/ingest", {"messages": messages})
         except HubUnavailable as exc:
-            raise RetryLater(str(exc), getattr(exc, "retry_after", None)) from None
+            raise RetryLater(str(exc), exc.retry_after) from None
         except HubRefused as exc:
             if exc.status in (400, 413, 415):
                 # The batch as a whole is unusable: refuse each one so it is not resent forever.
@@ -430,3 +432,11 @@ class HubClient:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (the HTTP-date form is rare from our hub: ignored)."""
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None

@@ -27,7 +27,7 @@ from edge.outbox import Outbox, Priority
 from edge.roles import factory_for
 from edge.store import Store
 from edge.watchdog import Notifier, run_watchdog
-from edge.web import Server, json_response
+from edge.web import MAX_BODY, Server, json_response
 
 log = logging.getLogger("hromada.node")
 
@@ -75,8 +75,7 @@ class Node:
         self.roles: list[Role] = []
         self.metrics = Registry({"node": config.node.name})
         self.app = web.Application(client_max_size=1024 * 1024)
-        self.app["max_body"] = 1024 * 1024
-        self.app["node"] = self
+        self.app[MAX_BODY] = 1024 * 1024
         self.app.router.add_get("/health", self._health)
         self.app.router.add_get("/metrics", self._metrics)
         self.server = Server(self.app, config.node.listen, config.node.port)

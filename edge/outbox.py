@@ -30,6 +30,9 @@ from edge.timeutil import iso_utc, uuid7
 log = logging.getLogger("hromada.outbox")
 
 
+MAX_RETRY_AFTER_S = 3600.0  # a hub asking for more than an hour is misconfigured
+
+
 class Priority(IntEnum):
     """Lower is sent first. Only TELEMETRY may ever be dropped."""
 
@@ -230,7 +233,7 @@ class Outbox:
                 self._failures += 1
                 self.stats.failures += 1
                 delay = exc.retry_after if exc.retry_after is not None else self.backoff_delay(self._failures)
-                delay = min(max(delay, 0.05), self.backoff_max_s * 5)
+                delay = min(max(delay, 0.05), MAX_RETRY_AFTER_S)
                 log.info("delivery to the hub failed (%s); next try in %.1f s", exc, delay)
                 # New messages must not turn the backoff into a hot loop; only
                 # news that the hub is back cuts it short.

@@ -14,6 +14,8 @@ from aiohttp import web
 
 log = logging.getLogger("hromada.web")
 
+MAX_BODY = web.AppKey("max_body", int)
+
 
 def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.HTTPException:
     """An aiohttp HTTP exception carrying a JSON error body."""
@@ -31,7 +33,7 @@ async def read_body(request: web.Request) -> bytes:
     try:
         return await request.read()
     except web.HTTPRequestEntityTooLarge:
-        raise error(413, "too_large", f"body larger than {request.app['max_body']} bytes") from None
+        raise error(413, "too_large", f"body larger than {request.app[MAX_BODY]} bytes") from None
 
 
 def parse_json(body: bytes) -> Any:

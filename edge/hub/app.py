@@ -30,7 +30,7 @@ from edge.metrics import Registry
 from edge.store import Store
 from edge.timeutil import iso_utc
 from edge.watchdog import Notifier, run_watchdog
-from edge.web import Server, error, json_response, parse_json, read_body
+from edge.web import MAX_BODY, Server, error, json_response, parse_json, read_body
 
 log = logging.getLogger("hromada.hub")
 
@@ -116,8 +116,7 @@ class Hub:
 
     def _make_app(self) -> web.Application:
         app = web.Application(client_max_size=self.cfg.max_body_bytes, middlewares=[self._errors])
-        app["max_body"] = self.cfg.max_body_bytes
-        app["hub"] = self
+        app[MAX_BODY] = self.cfg.max_body_bytes
         r = app.router
         r.add_get("/", self.page)
         r.add_get("/health", self.health)
@@ -144,6 +143,13 @@ class Hub:
                 self._m_refused.inc(reason=reason)
                 log.info("refused %s %s from %s: %s %s", request.method, request.path, request.remote, exc.status,
                          exc.text)
+                if request.path.startswith("/api/v1/") and self.identity is not None:
+                    # Refusals are signed too, so a node believes "revoked" only from its hub.
+                    body = (exc.text or "").encode("utf-8")
+                    headers = self.identity.sign_response(request.headers.get(H_NONCE, ""), exc.status, body,
+                                                          time.time())
+                    return web.Response(body=body, status=exc.status, content_type="application/json",
+                                        headers=headers)
             raise
 
     # -- signed requests ------------------------------------------------------
@@ -170,7 +176,8 @@ class Hub:
                 request.headers, request.method, request.path_qs, body, key_of, time.time(), self.cfg.max_clock_skew_s
             )
         except SignatureError as exc:
-            raise error(exc.status, "signature", exc.reason) from None
+            code = "unknown_node" if exc.status == 403 else "signature"
+            raise error(exc.status, code, exc.reason) from None
         if known is not None:
             status = registry.NodeStatus(known[1])
             if status not in allow:
@@ -340,7 +347,7 @@ class Hub:
         log.info("node %s connected over WebSocket", node_id)
         try:
             await self._send(ws, {"type": "hello", "hub_time": time.time()})
-            await self._send_roster(ws, site)
+            await self._send_roster(ws, node_id, site)
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
                     continue
@@ -355,6 +362,7 @@ class Hub:
         finally:
             if self.sockets.get(node_id) is ws:
                 del self.sockets[node_id]
+                self._rosters.pop(node_id, None)
             log.info("node %s WebSocket closed", node_id)
         return ws
 
@@ -363,9 +371,12 @@ class Hub:
         message = {**message, "ts": time.time()}
         await ws.send_str(seal(self.identity, message))
 
-    async def _send_roster(self, ws: web.WebSocketResponse, site: str) -> None:
+    async def _send_roster(self, ws: web.WebSocketResponse, node_id: str, site: str,
+                           peers: list[dict[str, Any]] | None = None) -> None:
         assert self.store is not None
-        peers = await self.store.run(lambda db: registry.roster(db.conn, site))
+        if peers is None:
+            peers = await self.store.run(lambda db: registry.roster(db.conn, site))
+        self._rosters[node_id] = json.dumps(peers, sort_keys=True)
         await self._send(ws, {"type": "roster", "site": site, "peers": peers})
 
     async def send_command(self, node_id: str, name: str, args: dict[str, Any] | None = None,
@@ -435,11 +446,8 @@ class Hub:
                         log.warning("closing WebSocket of node %s: %s", nid, row[0] if row else "unknown")
                         await ws.close(code=4003, message=b"node no longer approved")
                         continue
-                    digest = json.dumps(rosters[row[1]], sort_keys=True)
-                    if self._rosters.get(nid) != digest:
-                        if nid in self._rosters:
-                            await self._send(ws, {"type": "roster", "site": row[1], "peers": rosters[row[1]]})
-                        self._rosters[nid] = digest
+                    if self._rosters.get(nid) != json.dumps(rosters[row[1]], sort_keys=True):
+                        await self._send_roster(ws, nid, row[1], rosters[row[1]])
             except Exception:
                 log.exception("roster watch failed")
 

@@ -1,0 +1,109 @@
+"""Identity, store, sd_notify, /health and /metrics of a running node."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import stat
+import time
+from pathlib import Path
+
+from edge.identity import Identity, id_from_public_key, seal, open_sealed, SignatureError
+from edge.store import Store, connect
+from edge.watchdog import Notifier
+from tests.conftest import HubFixture, http_json, node_toml, wait_until
+
+import pytest
+
+
+def test_key_is_made_once_private_and_gives_a_stable_id(tmp_path: Path) -> None:
+    a = Identity.load_or_create(tmp_path / "state")
+    key = tmp_path / "state" / "node.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
+    b = Identity.load_or_create(tmp_path / "state")
+    assert a.id == b.id == id_from_public_key(a.public_key)
+    assert a.id != Identity.load_or_create(tmp_path / "other").id
+
+
+def test_sealed_hub_message_is_refused_when_altered_or_signed_by_another(tmp_path: Path) -> None:
+    hub = Identity.load_or_create(tmp_path / "hub", "hub.key", "h")
+    other = Identity.load_or_create(tmp_path / "other", "hub.key", "h")
+    envelope = seal(hub, {"type": "command", "name": "shutdown"})
+    assert open_sealed(hub.public_key_b64, envelope)["name"] == "shutdown"
+    with pytest.raises(SignatureError):
+        open_sealed(hub.public_key_b64, envelope.replace("shutdown", "reboot"))
+    with pytest.raises(SignatureError):
+        open_sealed(hub.public_key_b64, seal(other, {"type": "command", "name": "shutdown"}))
+
+
+async def test_store_migrations_run_once_and_use_wal_with_full_sync(tmp_path: Path) -> None:
+    migrations = {"demo": ["CREATE TABLE a (x INTEGER);", "ALTER TABLE a ADD COLUMN y TEXT;"]}
+    s = await Store.open(tmp_path / "s.sqlite", migrations)
+    assert await s.migrate(migrations) == []
+    mode = await s.run(lambda db: db.conn.execute("PRAGMA journal_mode").fetchone()[0])
+    sync = await s.run(lambda db: db.conn.execute("PRAGMA synchronous").fetchone()[0])
+    await s.write(lambda conn: conn.execute("INSERT INTO a VALUES (1, 'одна')"))
+    await s.close()
+    assert (mode, sync) == ("wal", 2)
+    db = connect(tmp_path / "s.sqlite")
+    assert db.conn.execute("SELECT x, y FROM a").fetchall() == [(1, "одна")]
+    assert db.conn.execute("SELECT component, version FROM schema_migrations").fetchall() == [("demo", 1), ("demo", 2)]
+
+
+async def test_failed_migration_step_leaves_nothing_half_done(tmp_path: Path) -> None:
+    with pytest.raises(Exception):
+        await Store.open(tmp_path / "s.sqlite", {"demo": ["CREATE TABLE a (x); CREATE TABLE a (y);"]})
+    db = connect(tmp_path / "s.sqlite")
+    assert db.conn.execute("SELECT name FROM sqlite_master WHERE name = 'a'").fetchall() == []
+
+
+def test_notifier_is_inert_without_systemd() -> None:
+    n = Notifier({})
+    assert not n.enabled and n.watchdog_interval is None and n.ready() is False
+
+
+async def test_node_sends_ready_then_watchdog_pings_at_half_the_interval(tmp_path: Path, procs) -> None:
+    sock_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    sock.setblocking(False)
+    cfg = tmp_path / "n.toml"
+    cfg.write_text(node_toml(tmp_path / "n", "hall-1", ["hall"], "http://127.0.0.1:9", ""))
+    procs(["node", "--config", str(cfg)], tmp_path / "n.log",
+          env={"NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "400000"})
+    got: list[tuple[float, str]] = []
+    loop = asyncio.get_running_loop()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and sum("WATCHDOG=1" in m for _, m in got) < 6:
+        try:
+            data = await asyncio.wait_for(loop.sock_recv(sock, 4096), 1.0)
+            got.append((time.monotonic(), data.decode()))
+        except asyncio.TimeoutError:
+            pass
+    sock.close()
+    messages = [m for _, m in got]
+    ready = [i for i, m in enumerate(messages) if "READY=1" in m]
+    pings = [t for t, m in got if m == "WATCHDOG=1"]
+    assert ready, messages
+    assert len(pings) >= 6
+    assert messages.index("WATCHDOG=1") > ready[0] or ready[0] == 0
+    gaps = [b - a for a, b in zip(pings, pings[1:])]
+    # Half of 0.4 s; loose bounds: this checks the cadence, not the speed of the machine.
+    assert 0.1 < sorted(gaps)[len(gaps) // 2] < 0.6
+
+
+async def test_node_health_and_metrics_pages(hub: HubFixture, node_factory) -> None:
+    node = await node_factory("power-1", hub.url, hub.code(role="power"), roles=["power"])
+    await wait_until(node.hub.connected.is_set, what="connected")
+    status, health = await http_json("GET", node.server.url + "/health")
+    assert status == 200 and health["enrolled"] is True and health["roles"] == ["power"]
+    assert health["id"] == node.identity.id
+    status, text = await http_json("GET", node.server.url + "/metrics")
+    assert status == 200
+    assert 'hromada_node_enrolled{node="power-1"} 1' in text
+    assert "# TYPE hromada_outbox_pending gauge" in text
+    status, text = await http_json("GET", hub.url + "/metrics")
+    assert 'hromada_hub_nodes{status="approved"} 1' in text
+    status, doc = await http_json("GET", hub.url + "/api/v1/openapi.json")
+    assert doc["openapi"].startswith("3.") and "/api/v1/ingest" in doc["paths"]
