@@ -122,8 +122,12 @@ class HubClient:
                 timeout=aiohttp.ClientTimeout(total=self.config.hub.request_timeout_s))
         return self._session
 
-    async def request(self, method: str, path: str, data: Any = None, expect_key: str | None = None) -> Any:
+    async def request(self, method: str, path: str, data: Any = None, pin: EnrollmentCode | None = None) -> Any:
         """One signed request; returns the JSON answer of a 2xx.
+
+        With ``pin`` and no hub key pinned yet (the first enrollment), the
+        key comes in the answer: it is pinned only when its fingerprint is
+        the one the enrollment code carries and it signed the answer.
 
         Raises HubUnavailable (network, 5xx, 429, or an answer not signed by
         the pinned hub) or HubRefused (the hub said no).
@@ -146,25 +150,40 @@ class HubClient:
         received = time.time()
         if status == 429 or status >= 500:
             raise HubUnavailable(f"hub answered {status}", _retry_after(resp_headers.get("Retry-After")))
-        key = expect_key or self.hub_key
-        if key is None:
-            raise HubUnavailable("no hub key pinned")
-        try:
-            hub_time = check_response(key, headers[H_NONCE], status, resp_headers, raw)
-        except SignatureError as exc:
-            if status >= 400:
-                # An error before the hub could sign (e.g. a proxy): report it as it is.
-                raise HubRefused(status, "unsigned", raw.decode("utf-8", "replace")[:200]) from None
-            raise HubUnavailable(str(exc)) from None
-        self.clock_offset_s = hub_time - (sent + received) / 2
         try:
             answer = json.loads(raw)
         except ValueError:
             raise HubUnavailable("hub answer is not JSON") from None
+        key = self.hub_key
+        if key is None and pin is not None and status < 400:
+            key = self._key_to_pin(answer, pin)
+        if key is None:
+            if status >= 400:
+                raise _refusal(status, answer)
+            raise HubUnavailable("no hub key pinned")
+        try:
+            hub_time = check_response(key, headers[H_NONCE], status, resp_headers, raw)
+        except SignatureError as exc:
+            raise HubUnavailable(str(exc)) from None
+        self.clock_offset_s = hub_time - (sent + received) / 2
         if status >= 400:
-            err = answer.get("error", {}) if isinstance(answer, dict) else {}
-            raise HubRefused(status, str(err.get("code", "")), str(err.get("message", "")))
+            raise _refusal(status, answer)
+        if key != self.hub_key:
+            await self._save(hub_key=key, hub_id=str(answer.get("hub_id", "")))
+            log.info("pinned the hub key (fingerprint %s)", pin.hub_fingerprint if pin else "?")
         return answer
+
+    @staticmethod
+    def _key_to_pin(answer: Any, code: EnrollmentCode) -> str:
+        hub_key = str(answer.get("hub_key", "")) if isinstance(answer, dict) else ""
+        try:
+            fp = fingerprint(b64d(hub_key))
+        except ValueError:
+            raise HubUnavailable("hub sent no usable key") from None
+        if fp != code.hub_fingerprint:
+            raise HubUnavailable(
+                f"hub key fingerprint {fp} is not the one in the enrollment code ({code.hub_fingerprint})")
+        return hub_key
 
     # -- finding the hub ---------------------------------------------------------------------
 
@@ -224,56 +243,13 @@ class HubClient:
             "proof": proof, "name": self.config.node.name, "roles": list(self.config.node.roles),
             "version": __version__, "port": self.port_of(),
         }
-        if self.hub_key:
-            answer = await self.request("POST", "/api/v1/enroll", body)
-        else:
-            answer = await self._first_enroll(body, code)
+        answer = await self.request("POST", "/api/v1/enroll", body, pin=code)
         status = str(answer["status"])
         await self._save(status=status, site=str(answer.get("site", "")), hub_url=self.hub_url,
                          token_id=token_id, proof=proof)
         self.heartbeat_interval_s = float(answer.get("heartbeat_interval_s", self.heartbeat_interval_s))
         self._forget_code_file()
         return status
-
-    async def _first_enroll(self, body: dict[str, Any], code: EnrollmentCode | None) -> Any:
-        """The first answer tells us the hub key; pin it only if it matches the code's fingerprint."""
-        assert code is not None
-        # We cannot check the signature before we know the key, so ask, then check.
-        session = await self._http()
-        raw_body = json.dumps(body, separators=(",", ":")).encode("utf-8")
-        headers = self.identity.sign_request("POST", "/api/v1/enroll", raw_body, time.time())
-        headers["Content-Type"] = "application/json"
-        try:
-            async with session.post(self.hub_url + "/api/v1/enroll", data=raw_body, headers=headers) as resp:
-                raw = await resp.read()
-                status = resp.status
-                resp_headers = resp.headers
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            raise HubUnavailable(f"{type(exc).__name__}: {exc}") from None
-        if status == 429 or status >= 500:
-            raise HubUnavailable(f"hub answered {status}")
-        try:
-            answer = json.loads(raw)
-        except ValueError:
-            raise HubUnavailable("hub answer is not JSON") from None
-        if status >= 400:
-            err = answer.get("error", {}) if isinstance(answer, dict) else {}
-            raise HubRefused(status, str(err.get("code", "")), str(err.get("message", "")))
-        hub_key = str(answer.get("hub_key", ""))
-        try:
-            fp = fingerprint(b64d(hub_key))
-        except ValueError:
-            raise HubUnavailable("hub sent no usable key") from None
-        if fp != code.hub_fingerprint:
-            raise HubUnavailable(f"hub key fingerprint {fp} is not the one in the enrollment code ({code.hub_fingerprint})")
-        try:
-            hub_time = check_response(hub_key, headers[H_NONCE], status, resp_headers, raw)
-        except SignatureError as exc:
-            raise HubUnavailable(str(exc)) from None
-        self.clock_offset_s = hub_time - time.time()
-        await self._save(hub_key=hub_key, hub_id=str(answer.get("hub_id", "")))
-        log.info("pinned the hub key (fingerprint %s)", fp)
-        return answer
 
     def _forget_code_file(self) -> None:
         path = self.config.hub.enrollment_code_file
@@ -440,3 +416,10 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, float(value)) if value else None
     except ValueError:
         return None
+
+
+def _refusal(status: int, answer: Any) -> HubRefused:
+    err = answer.get("error", {}) if isinstance(answer, dict) else {}
+    if not isinstance(err, dict):
+        err = {}
+    return HubRefused(status, str(err.get("code", "")), str(err.get("message", "")))
