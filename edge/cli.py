@@ -115,6 +115,30 @@ def cmd_hub_decide(config: HubConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_voting(args: argparse.Namespace) -> int:
+    cfg = load_node_config(args.config)
+    db_path = cfg.state_dir / "node.sqlite"
+    if args.voting_cmd == "secretary-link":
+        from voting.api import secretary_token
+
+        host = cfg.node.listen if cfg.node.listen != "0.0.0.0" else "127.0.0.1"
+        print(f"http://{host}:{cfg.node.port}/hall/secretary#token={secretary_token(cfg.state_dir)}")
+        return 0
+    from edge.store import connect
+    from voting import journal
+
+    if not db_path.exists():
+        print(f"hromada: {db_path}: no hall database here", file=sys.stderr)
+        return 1
+    result = journal.verify(connect(db_path).conn)
+    if result.ok:
+        print(f"Журнал цілісний: {result.rows} записів / audit log intact: {result.rows} rows")
+        return 0
+    print(f"ЖУРНАЛ ПОШКОДЖЕНО: перший зламаний запис №{result.first_broken_seq} ({result.reason}) / "
+          f"AUDIT LOG BROKEN at row {result.first_broken_seq}: {result.reason}")
+    return 3
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hromada", description="hromada-edge: громада's edge boards and hub")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -142,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("approve", "reject", "revoke"):
         p = hub_sub.add_parser(name, parents=[common], help=f"{name} a node")
         p.add_argument("node_id")
+
+    voting = sub.add_parser("voting", help="session hall: verify the audit log, the secretary's link")
+    voting_sub = voting.add_subparsers(dest="voting_cmd", required=True)
+    v = voting_sub.add_parser("verify", help="recompute the hall's hash chain; name the first broken link")
+    v.add_argument("--config", required=True, help="the hall node's TOML file")
+    v = voting_sub.add_parser("secretary-link", help="print the secretary page's address with its token")
+    v.add_argument("--config", required=True, help="the hall node's TOML file")
 
     demo = sub.add_parser("demo", help="run the whole system on this machine with simulated hardware")
     demo.add_argument("--state", default="demo-state", help="directory for the demo's state (wiped at start)")
@@ -179,6 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if cmd in ("pending", "nodes"):
                 return cmd_hub_list(hcfg, args)
             return cmd_hub_decide(hcfg, args)
+        if args.command == "voting":
+            return cmd_voting(args)
         if args.command == "demo":
             from edge.demo import run_demo
 

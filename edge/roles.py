@@ -24,13 +24,24 @@ NODE_ROLES: tuple[str, ...] = (
 
 # name -> "package.module:factory"; a factory takes (RoleContext, dict config)
 # and returns an object with the Role interface of edge.node.
-ROLE_FACTORIES: dict[str, str] = {}
+ROLE_FACTORIES: dict[str, str] = {
+    "hall": "voting.service:create",
+}
 
 
 def factory_for(name: str) -> Callable[..., Any] | None:
     """The factory of a role, or None when the role runs as a plain node."""
     target = ROLE_FACTORIES.get(name)
-    if target is None:
-        return None
+    return None if target is None else load(target)
+
+
+# Hub extensions: "module:function" called with the Hub before it starts, to
+# add migrations, ingest handlers and routes (e.g. roll-call open data).
+HUB_EXTENSIONS: tuple[str, ...] = (
+    "voting.hubside:extend",
+)
+
+
+def load(target: str) -> Callable[..., Any]:
     module_name, _, attr = target.partition(":")
     return getattr(importlib.import_module(module_name), attr)

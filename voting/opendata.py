@@ -126,6 +126,11 @@ def voting_rows(council: Council, vote: Vote) -> list[dict[str, Any]]:
     return rows
 
 
+def table_csv(columns: tuple[str, ...], rows: Iterable[dict[str, Any]]) -> str:
+    """CSV text of rows with exactly these columns (the hub publishes stored rows with it)."""
+    return _csv(columns, rows)
+
+
 def _csv(columns: tuple[str, ...], rows: Iterable[dict[str, Any]]) -> str:
     # csv's defaults: RFC 4180 quoting and CRLF line ends, as spreadsheet
     # programs and data.gov.ua validators expect.

@@ -27,6 +27,7 @@ from edge.hub.page import index_page
 from edge.hub.schema import MIGRATIONS
 from edge.identity import H_NONCE, Identity, SignatureError, SignedRequest, check_request, seal
 from edge.metrics import Registry
+from edge.roles import HUB_EXTENSIONS, load
 from edge.store import Store
 from edge.timeutil import iso_utc
 from edge.watchdog import Notifier, run_watchdog
@@ -54,7 +55,10 @@ class Hub:
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Future[Any]] = set()
         self.ingest_handlers: dict[str, ingest.Handler] = {}
+        self.migrations: dict[str, Any] = dict(MIGRATIONS)
         self.app = self._make_app()
+        for target in HUB_EXTENSIONS:
+            load(target)(self)
         self.server = Server(self.app, self.cfg.listen, self.cfg.port)
         self._m_events = self.metrics.counter("hromada_hub_events_stored_total", "Messages stored from nodes.")
         self._m_dups = self.metrics.counter("hromada_hub_events_duplicate_total", "Messages received again and ignored.")
@@ -67,7 +71,7 @@ class Hub:
         state = self.config.state_dir
         state.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.identity = Identity.load_or_create(state, "hub.key", prefix="h")
-        self.store = await Store.open(state / "hub.sqlite", MIGRATIONS)
+        self.store = await Store.open(state / "hub.sqlite", self.migrations)
         await self.server.start()
         log.info("hub %s listening on %s (key fingerprint %s)", self.identity.id, self.server.url, self.identity.fingerprint)
         self._tasks = [
