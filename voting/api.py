@@ -55,6 +55,7 @@ class ConsoleLink:
     name: str
     seats: set[str] = field(default_factory=set)
     recent_ids: list[str] = field(default_factory=list)
+    last_state: dict[str, Any] | None = None
 
 
 class HallRole:
@@ -137,12 +138,17 @@ class HallRole:
                 with contextlib.suppress(Exception):
                     await ws.send_str(text)
             for link in list(self.consoles.values()):
-                await self._send_state(link)
+                await self._send_state(link, only_if_changed=True)
 
-    async def _send_state(self, link: ConsoleLink) -> None:
+    async def _send_state(self, link: ConsoleLink, only_if_changed: bool = False) -> None:
+        """Send a console its state; after ballots only the consoles whose seats changed hear of it."""
         s = self.service
+        state = console_state(s.committed, s.council, link.seats, s.registration_open)
+        if only_if_changed and state == link.last_state:
+            return
+        link.last_state = state
         with contextlib.suppress(Exception):
-            await link.conn.send(console_state(s.committed, s.council, link.seats, s.registration_open))
+            await link.conn.send(state)
 
     # -- consoles ------------------------------------------------------------------
 

@@ -206,7 +206,8 @@ class HallService:
                 raise refusal("vote_open")
             sitting = Sitting(convocation=convocation or self.council.convocation, session=session,
                               date=day or now_utc().date(),
-                              head_takes_part=self.settings.head_takes_part if head_takes_part is None else head_takes_part)
+                              head_takes_part=(self.settings.head_takes_part and self.council.council.head is not None)
+                              if head_takes_part is None else head_takes_part)
             state, event = SittingState.start(self.council.council, sitting, at=now_utc())
             self.state = state
             fut = await self._commit([event], state, kv={"registration_open": True})
