@@ -358,7 +358,7 @@ def load_hub_config(path: str | Path) -> HubConfig:
 
 def documented_sections() -> dict[str, type]:
     """Every section class by its TOML name, for the docs and their test."""
-    return {
+    sections: dict[str, type] = {
         "node": NodeSection,
         "hub (node)": HubLinkSection,
         "discovery": DiscoverySection,
@@ -366,6 +366,9 @@ def documented_sections() -> dict[str, type]:
         "gpio": GpioSection,
         "hub (hub)": HubSection,
     }
+    for role, target in role_registry.ROLE_SETTINGS.items():
+        sections[f"roles.{role}"] = role_registry.load(target)
+    return sections
 
 
 def reference_markdown() -> str:

@@ -35,6 +35,12 @@ def factory_for(name: str) -> Callable[..., Any] | None:
     return None if target is None else load(target)
 
 
+# Each role's settings class (the `[roles.<name>]` table), for the docs.
+ROLE_SETTINGS: dict[str, str] = {
+    "hall": "voting.service:HallSettings",
+}
+
+
 # Hub extensions: "module:function" called with the Hub before it starts, to
 # add migrations, ingest handlers and routes (e.g. roll-call open data).
 HUB_EXTENSIONS: tuple[str, ...] = (
