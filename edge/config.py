@@ -31,7 +31,7 @@ class ConfigError(Exception):
         super().__init__(f"{self.path}: {key}: {reason}" if key else f"{self.path}: {reason}")
 
 
-def _opt(default: Any, doc: str, check: Callable[[Any], str | None] | None = None) -> Any:
+def option(default: Any, doc: str, check: Callable[[Any], str | None] | None = None) -> Any:
     """A configuration field with its documentation and an optional check.
 
     ``check`` returns an error text for a bad value, or None.
@@ -42,7 +42,7 @@ def _opt(default: Any, doc: str, check: Callable[[Any], str | None] | None = Non
     return field(default=default, metadata=meta)
 
 
-def _req(doc: str, check: Callable[[Any], str | None] | None = None) -> Any:
+def required(doc: str, check: Callable[[Any], str | None] | None = None) -> Any:
     return field(metadata={"doc": doc, "check": check, "required": True})
 
 
@@ -111,39 +111,39 @@ def known_roles(values: tuple[str, ...]) -> str | None:
 class NodeSection:
     """`[node]`: who this node is and where it keeps its state."""
 
-    name: str = _req("Human name of the node, unique within the site (also the mDNS instance name).", label)
-    site: str = _req("Site (building) the node belongs to, e.g. `rada` or `cnap-centre`.", label)
-    roles: tuple[str, ...] = _req("Roles this node runs, e.g. `[\"hall\"]` or `[\"console\"]`.", known_roles)
-    state_dir: str = _req("Directory for the key, the database and caches (created with mode 0700).")
-    listen: str = _opt("127.0.0.1", "Address the node's HTTP server binds to.", ip_address)
-    port: int = _opt(8700, "TCP port of the node's HTTP server (0 picks a free port).", port_number)
-    log_level: str = _opt("info", "Log level: debug, info, warning, error.", one_of("debug", "info", "warning", "error"))
+    name: str = required("Human name of the node, unique within the site (also the mDNS instance name).", label)
+    site: str = required("Site (building) the node belongs to, e.g. `rada` or `cnap-centre`.", label)
+    roles: tuple[str, ...] = required("Roles this node runs, e.g. `[\"hall\"]` or `[\"console\"]`.", known_roles)
+    state_dir: str = required("Directory for the key, the database and caches (created with mode 0700).")
+    listen: str = option("127.0.0.1", "Address the node's HTTP server binds to.", ip_address)
+    port: int = option(8700, "TCP port of the node's HTTP server (0 picks a free port).", port_number)
+    log_level: str = option("info", "Log level: debug, info, warning, error.", one_of("debug", "info", "warning", "error"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HubLinkSection:
     """`[hub]` in a node's file: how the node reaches its hub."""
 
-    url: str = _opt("", "Hub base URL, e.g. `http://10.0.0.2:8600`. Empty: find the hub by mDNS.", http_url)
-    enrollment_code: str = _opt(
+    url: str = option("", "Hub base URL, e.g. `http://10.0.0.2:8600`. Empty: find the hub by mDNS.", http_url)
+    enrollment_code: str = option(
         "", "One-time enrollment code from `hromada hub token` (needed until the node is enrolled)."
     )
-    enrollment_code_file: str = _opt(
+    enrollment_code_file: str = option(
         "", "File holding the enrollment code instead of `enrollment_code`; deleted after enrollment."
     )
-    request_timeout_s: float = _opt(10.0, "Timeout of one request to the hub, seconds.", positive)
+    request_timeout_s: float = option(10.0, "Timeout of one request to the hub, seconds.", positive)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DiscoverySection:
     """`[discovery]`: mDNS announcement and browsing."""
 
-    enabled: bool = _opt(True, "Announce this node and browse for the hub and peers with mDNS.")
-    interfaces: tuple[str, ...] = _opt(
+    enabled: bool = option(True, "Announce this node and browse for the hub and peers with mDNS.")
+    interfaces: tuple[str, ...] = option(
         (), "IPv4 addresses of the LAN interfaces to use for mDNS. Empty: every non-loopback IPv4 address.",
         ip_addresses,
     )
-    advertise: tuple[str, ...] = _opt(
+    advertise: tuple[str, ...] = option(
         (), "Addresses to advertise in the service record. Empty: the `interfaces` addresses.", ip_addresses
     )
 
@@ -152,21 +152,21 @@ class DiscoverySection:
 class OutboxSection:
     """`[outbox]`: store-and-forward delivery to the hub."""
 
-    batch_size: int = _opt(500, "Messages per delivery request.", positive)
-    max_rows: int = _opt(
+    batch_size: int = option(500, "Messages per delivery request.", positive)
+    max_rows: int = option(
         200_000, "Most undelivered messages kept; beyond it the oldest telemetry is dropped (never votes, tickets or alarms).",
         positive,
     )
-    backoff_initial_s: float = _opt(1.0, "First wait after a failed delivery, seconds.", positive)
-    backoff_max_s: float = _opt(60.0, "Longest wait between delivery attempts, seconds.", positive)
-    keep_sent_s: float = _opt(86_400.0, "How long delivered messages stay in the local database, seconds.", positive)
+    backoff_initial_s: float = option(1.0, "First wait after a failed delivery, seconds.", positive)
+    backoff_max_s: float = option(60.0, "Longest wait between delivery attempts, seconds.", positive)
+    keep_sent_s: float = option(86_400.0, "How long delivered messages stay in the local database, seconds.", positive)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GpioSection:
     """`[gpio]`: which gpiozero pin factory drives the pins."""
 
-    pin_factory: str = _opt(
+    pin_factory: str = option(
         "mock", "gpiozero pin factory: `mock` (demo, tests), `lgpio` or `native` (a board).",
         one_of("mock", "lgpio", "native", "rpigpio", "pigpio"),
     )
@@ -193,17 +193,17 @@ class NodeConfig:
 class HubSection:
     """`[hub]` in a hub's file."""
 
-    name: str = _opt("hub", "Name of the hub (mDNS instance name).", label)
-    state_dir: str = _req("Directory for the hub's key and database (created with mode 0700).")
-    listen: str = _opt("127.0.0.1", "Address the hub's HTTP server binds to.", ip_address)
-    port: int = _opt(8600, "TCP port of the hub's HTTP server (0 picks a free port).", port_number)
-    heartbeat_interval_s: float = _opt(10.0, "How often nodes send heartbeats, seconds (nodes take it from the hub).", positive)
-    offline_after_missed: int = _opt(3, "Missed heartbeats after which a node is marked offline and an alert is raised.", positive)
-    max_clock_skew_s: float = _opt(120.0, "Signed requests whose time differs more than this from the hub's are refused, seconds.", positive)
-    token_ttl_s: float = _opt(86_400.0, "Default lifetime of an enrollment token, seconds.", positive)
-    max_body_bytes: int = _opt(4 * 1024 * 1024, "Largest request body accepted, bytes.", positive)
-    max_batch: int = _opt(5000, "Most messages accepted in one ingest request.", positive)
-    log_level: str = _opt("info", "Log level: debug, info, warning, error.", one_of("debug", "info", "warning", "error"))
+    name: str = option("hub", "Name of the hub (mDNS instance name).", label)
+    state_dir: str = required("Directory for the hub's key and database (created with mode 0700).")
+    listen: str = option("127.0.0.1", "Address the hub's HTTP server binds to.", ip_address)
+    port: int = option(8600, "TCP port of the hub's HTTP server (0 picks a free port).", port_number)
+    heartbeat_interval_s: float = option(10.0, "How often nodes send heartbeats, seconds (nodes take it from the hub).", positive)
+    offline_after_missed: int = option(3, "Missed heartbeats after which a node is marked offline and an alert is raised.", positive)
+    max_clock_skew_s: float = option(120.0, "Signed requests whose time differs more than this from the hub's are refused, seconds.", positive)
+    token_ttl_s: float = option(86_400.0, "Default lifetime of an enrollment token, seconds.", positive)
+    max_body_bytes: int = option(4 * 1024 * 1024, "Largest request body accepted, bytes.", positive)
+    max_batch: int = option(5000, "Most messages accepted in one ingest request.", positive)
+    log_level: str = option("info", "Log level: debug, info, warning, error.", one_of("debug", "info", "warning", "error"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,26 +357,25 @@ def load_hub_config(path: str | Path) -> HubConfig:
 
 
 def documented_sections() -> dict[str, type]:
-    """Every section class by its TOML name, for the docs and their test."""
+    """Every section class by its heading in the docs, for the docs and their test."""
     sections: dict[str, type] = {
-        "node": NodeSection,
-        "hub (node)": HubLinkSection,
-        "discovery": DiscoverySection,
-        "outbox": OutboxSection,
-        "gpio": GpioSection,
-        "hub (hub)": HubSection,
+        "[node]": NodeSection,
+        "[hub] in a node's file": HubLinkSection,
+        "[discovery]": DiscoverySection,
+        "[outbox]": OutboxSection,
+        "[gpio]": GpioSection,
+        "[hub] in the hub's file": HubSection,
     }
-    for role, target in role_registry.ROLE_SETTINGS.items():
-        sections[f"roles.{role}"] = role_registry.load(target)
+    for heading, target in role_registry.ROLE_SETTINGS.items():
+        sections[heading] = role_registry.load(target)
     return sections
 
 
 def reference_markdown() -> str:
     """The key tables of ``docs/configuration.md``, made from the fields themselves."""
     out: list[str] = []
-    for title, cls in documented_sections().items():
-        section = title.split(" ")[0]
-        out.append(f"### `[{section}]`{' — ' + title.split(' ', 1)[1].strip('()') + ' file' if ' ' in title else ''}")
+    for heading, cls in documented_sections().items():
+        out.append(f"### {heading}")
         out.append("")
         out.append((cls.__doc__ or "").strip().split("\n")[0])
         out.append("")

@@ -12,7 +12,7 @@ import contextlib
 import ipaddress
 import logging
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Awaitable, Callable
 
 import ifaddr
 from zeroconf import IPVersion, ServiceStateChange
@@ -200,3 +200,25 @@ class Discovery:
         self._registered.clear()
         await self._zc.async_close()
         self._zc = None
+
+
+def peer_finder(discovery: Discovery, roster: Callable[[], list[dict[str, Any]]], role: str,
+                timeout_s: float = 30.0) -> Callable[[], Awaitable[str]]:
+    """Find a peer service by mDNS: a node announcing ``role`` whose id the roster approves.
+
+    mDNS only says where; the key check in the peer handshake proves who answers.
+    """
+    browsing = False
+
+    async def url_of() -> str:
+        nonlocal browsing
+        if not browsing:
+            await discovery.browse(NODE_SERVICE)
+            browsing = True
+        approved = {p.get("node_id") for p in roster() if role in p.get("roles", [])}
+        peer = await discovery.wait_for(NODE_SERVICE, lambda p: role in p.roles and p.id in approved, timeout_s)
+        if peer is None:
+            raise ConnectionError(f"no {role} found by mDNS (a node with role {role} that is in the roster)")
+        return peer.url
+
+    return url_of

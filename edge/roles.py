@@ -26,6 +26,8 @@ NODE_ROLES: tuple[str, ...] = (
 # and returns an object with the Role interface of edge.node.
 ROLE_FACTORIES: dict[str, str] = {
     "hall": "voting.service:create",
+    "hall-display": "voting.display:create",
+    "console": "voting.console:create",
 }
 
 
@@ -35,9 +37,13 @@ def factory_for(name: str) -> Callable[..., Any] | None:
     return None if target is None else load(target)
 
 
-# Each role's settings class (the `[roles.<name>]` table), for the docs.
+# Each role's settings classes by the heading they have in docs/configuration.md.
 ROLE_SETTINGS: dict[str, str] = {
-    "hall": "voting.service:HallSettings",
+    "[roles.hall]": "voting.service:HallSettings",
+    "[roles.hall-display]": "voting.display:HallDisplaySection",
+    "[roles.console]": "voting.console:ConsoleSection",
+    "[[roles.console.seats]]": "voting.console:SeatSection",
+    "card_reader = {…} (in [roles.console] or a seat)": "voting.console:CardReaderSection",
 }
 
 

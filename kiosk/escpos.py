@@ -36,7 +36,7 @@ UKRAINIAN_LETTERS: Final = "АБВГҐДЕЄЖЗИІЇЙКЛМНОПРСТУФХ
 EPSON_CODE_PAGES: Final[Mapping[int, str]] = {
     0: "cp437", 17: "cp866", 34: "cp855", 44: "cp1125", 46: "cp1251"}
 
-FONT_DIR: Final = Path(__file__).with_name("fonts")
+from edge.fonts import FONT_DIR  # noqa: E402  (one font family for every screen and ticket)
 FONT_REGULAR: Final = FONT_DIR / "DejaVuSans.ttf"
 FONT_BOLD: Final = FONT_DIR / "DejaVuSans-Bold.ttf"
 

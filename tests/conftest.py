@@ -67,7 +67,27 @@ def node_toml(state_dir: Path, name: str, roles: list[str], hub_url: str = "", c
     if outbox:
         lines.append("[outbox]")
         lines += [f"{k} = {_toml(v)}" for k, v in outbox.items()]
+    if not extra:
+        extra = minimal_role_settings(roles, state_dir.parent / f"{name}-settings")
     return "\n".join(lines) + "\n" + extra
+
+
+def minimal_role_settings(roles: list[str], where: Path) -> str:
+    """The least configuration that lets each role start (for tests about the node, not the role)."""
+    out = []
+    if "hall" in roles:
+        from tests.voting_fixtures import write_council
+
+        where.mkdir(parents=True, exist_ok=True)
+        council = write_council(where / "council.toml", seats=5, deputies=4, consoles={"consoles-a": range(1, 3)})
+        out.append(f'[roles.hall]\ncouncil_file = "{council}"')
+    if "console" in roles:
+        out.append('[roles.console]\nhall_url = "http://127.0.0.1:9"\n[[roles.console.seats]]\nseat = "1"\n'
+                   "za = 4\nproty = 5\nutrymavsia = 6\npresence = 7\nled_za = 8\nled_proty = 9\n"
+                   "led_utrymavsia = 10\nled_status = 11")
+    if "hall-display" in roles:
+        out.append('[roles.hall-display]\nhall_url = "http://127.0.0.1:9"\nfullscreen = false\nwidth = 640\nheight = 360')
+    return "\n".join(out) + "\n" if out else ""
 
 
 def _toml(value: Any) -> str:

@@ -20,6 +20,7 @@ Console → hall
         seat's deputy is refused.
     ``{"type": "fault", "seat": "1", "input": "za", "what": "flapping"}``
         a faulty input (never counted as votes); the hall raises an alert.
+        ``"what": "ok"`` when the input has settled again: the alert clears.
 
 Hall → console
     ``{"type": "state", "vote": {"uid", "number", "title"} | null, "registration_open": bool,

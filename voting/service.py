@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable
 
-from edge.config import ConfigError, _opt, _req, build_section, one_of
+from edge.config import ConfigError, option, required, build_section, one_of
 from edge.node import RoleContext
 from edge.outbox import Priority, enqueue
 from voting import journal
@@ -35,13 +35,13 @@ log = logging.getLogger("hromada.hall")
 class HallSettings:
     """`[roles.hall]`: the session hall controller."""
 
-    council_file: str = _req("TOML file with the council, its deputies, their seats, consoles and cards.")
-    head_takes_part: bool = _opt(True, "Whether the head takes part in sittings by default (changes the total composition).")
-    allow_change: bool = _opt(False, "Whether a deputy may change a choice while the vote is open.")
-    presence_required: bool = _opt(True, "A vote button counts only while the seat's presence sensor is held.")
-    vote_duration_s: float = _opt(0.0, "Votes close by themselves after this many seconds (0: the secretary closes them).")
-    show_choices_live: bool = _opt(False, "Show the running counts of choices on screens while a vote is open.")
-    scenario: str = _opt("", "`demo`: the hall runs a sitting by itself (registration, votes) for the demo.",
+    council_file: str = required("TOML file with the council, its deputies, their seats, consoles and cards.")
+    head_takes_part: bool = option(True, "Whether the head takes part in sittings by default (changes the total composition).")
+    allow_change: bool = option(False, "Whether a deputy may change a choice while the vote is open.")
+    presence_required: bool = option(True, "A vote button counts only while the seat's presence sensor is held.")
+    vote_duration_s: float = option(0.0, "Votes close by themselves after this many seconds (0: the secretary closes them).")
+    show_choices_live: bool = option(False, "Show the running counts of choices on screens while a vote is open.")
+    scenario: str = option("", "`demo`: the hall runs a sitting by itself (registration, votes) for the demo.",
                          one_of("", "demo"))
 
 

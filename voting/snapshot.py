@@ -12,6 +12,7 @@ from typing import Any
 from voting.council_file import CouncilFile
 from voting.events import format_time
 from voting.model import Result, Vote, VoteStatus
+from voting.rules import quorum_required
 from voting.sitting import SittingState
 
 RESULT_KEYS = ("За", "Проти", "Утримався", "Не голосував", "Відсутній")
@@ -47,6 +48,9 @@ def hall_snapshot(state: SittingState | None, council: CouncilFile, *, registrat
         "quorum_met": False, "vote": None, "result": None, "cancelled": None,
     }
     if state is None:
+        # No sitting yet: the figures of one with the head taking part when there is a head.
+        total = council.council.seats + (1 if council.council.head is not None else 0)
+        snap.update(total_composition=total, quorum_required=quorum_required(total))
         return snap
     q = state.quorum
     snap.update(session=state.sitting.session, date=state.sitting.date.isoformat(),

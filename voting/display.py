@@ -1,0 +1,342 @@
+"""The `hall-display` role: the session hall's big screen, a client of the hall.
+
+The role keeps one sealed WebSocket to the hall (:class:`edge.peers.PeerClient`
+at :data:`voting.protocol.SCREEN_PATH`) and the last snapshot it sent. pygame
+blocks, so drawing runs in :class:`ScreenWorker`, its own thread, fed through
+a thread-safe queue; the asyncio side never waits for a frame.
+
+Without a display (no X, Wayland or KMS, or ``SDL_VIDEODRIVER=dummy``) the
+screen runs headless and, with ``png_dir`` set, leaves PNG pictures of what
+it would show: for the demo, for the minutes and for the tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import queue
+import re
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from edge.config import ConfigError, option, build_section, http_url
+from edge.discovery import peer_finder
+from edge.identity import Identity
+from edge.peers import KeyLookup, PeerClient, roster_lookup
+from voting.protocol import SCREEN_PATH
+from voting.screen import STATES, Frame, render_frame, save_png, screen_state
+from voting.screen_layout import Layout
+
+log = logging.getLogger("hromada.hall-display")
+
+ROLE = "hall-display"
+HEADLESS_DRIVERS = ("dummy", "offscreen")
+
+
+def _at_least(n: int) -> Callable[[int], str | None]:
+    def check(value: int) -> str | None:
+        return None if value >= n else f"must be at least {n} pixels"
+    return check
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HallDisplaySection:
+    """`[roles.hall-display]`: the session hall's big screen."""
+
+    hall_url: str = option("", "Base URL of the hall node, e.g. `http://10.0.0.5:8700`. Empty: find the hall by mDNS "
+                             "(a node with role `hall` that is in this site's roster).", http_url)
+    width: int = option(1920, "Screen width in pixels (1920×1080 and 1280×720 are laid out and tested).", _at_least(640))
+    height: int = option(1080, "Screen height in pixels; every size on the screen is a share of it.", _at_least(360))
+    fullscreen: bool = option(True, "Fill the whole display; `false` opens a window (the demo).")
+    png_dir: str = option("", "Directory for PNG pictures of the screen: `current.png` after every update, one file "
+                            "per change of what is shown, `result-<uid>.png` per closed vote. Empty: none.")
+
+
+def load_settings(table: dict[str, Any], path: str) -> HallDisplaySection:
+    """Validate the role's table; a wrong key or value raises ConfigError naming it."""
+    return build_section(HallDisplaySection, table, path, f"roles.{ROLE}")
+
+
+def snapshot_problem(message: dict[str, Any]) -> str | None:
+    """Why a hall snapshot cannot be shown, or None. A bad one changes nothing on screen."""
+    if message.get("type") != "hall":
+        return f"not a hall snapshot (type {message.get('type')!r})"
+    state = message.get("state")
+    if state not in STATES:
+        return f"unknown state {state!r}"
+    for key in ("registered", "total_composition", "quorum_required"):
+        if not isinstance(message.get(key), int) or isinstance(message.get(key), bool):
+            return f"{key} must be a whole number"
+    needs = {"vote_open": "vote", "result": "result", "cancelled": "cancelled"}.get(str(state))
+    if needs and not isinstance(message.get(needs), dict):
+        return f"state {state} needs {needs!r}"
+    if state == "result" and not isinstance(message["result"].get("roll_call", []), list):
+        return "result.roll_call must be a list"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenUpdate:
+    """What the screen should show now, as the asyncio side knows it."""
+
+    snapshot: dict[str, Any] | None
+    connected: bool
+    received: float  # time.monotonic() when the snapshot arrived (for the countdown)
+
+
+def hall_now(snapshot: dict[str, Any] | None, received: float, now_mono: float) -> datetime | None:
+    """The hall's clock now: the snapshot's ``at`` plus the time since it came.
+
+    Boards have no real-time clock, so the countdown never compares the
+    hall's time with this board's own.
+    """
+    try:
+        at = datetime.fromisoformat(str((snapshot or {})["at"]))
+    except (KeyError, ValueError):
+        return None
+    return at + timedelta(seconds=max(0.0, now_mono - received))
+
+
+def _screen_key(update: ScreenUpdate) -> tuple[str, str]:
+    """What is shown, apart from counts and clocks: the state and the question's uid."""
+    snap = update.snapshot or {}
+    state = screen_state(update.snapshot, update.connected)
+    item = {"vote_open": snap.get("vote"), "result": snap.get("result"), "cancelled": snap.get("cancelled")}
+    return state, str((item.get(state) or {}).get("uid", ""))
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:80] or "_"
+
+
+class ScreenWorker(threading.Thread):
+    """The thread that owns pygame: draws each update, keeps the clock ticking, writes PNGs."""
+
+    def __init__(self, size: tuple[int, int], fullscreen: bool, png_dir: Path | None,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(name="hall-display-screen", daemon=True)
+        self.size = size
+        self.fullscreen = fullscreen
+        self.png_dir = png_dir
+        self.clock = clock
+        self.updates: queue.Queue[ScreenUpdate | None] = queue.Queue()
+        self.window = False
+        self.frames = 0
+        self.pngs = 0
+        self.last_layout: Layout | None = None
+        self.last_error = ""
+        self._shown_key: tuple[Any, ...] | None = None
+
+    def show(self, update: ScreenUpdate) -> None:
+        """Thread-safe: called from the event loop."""
+        self.updates.put_nowait(update)
+
+    def close(self) -> None:
+        self.updates.put_nowait(None)
+
+    def run(self) -> None:
+        import pygame
+
+        display = self._open_display(pygame)
+        current = ScreenUpdate(None, False, time.monotonic())
+        try:
+            while True:
+                # A window redraws every second for the clock and the countdown;
+                # a headless screen draws only when something changed.
+                updates = self._take(timeout=1.0 if display is not None else None)
+                if updates is None:
+                    return
+                for current in updates:
+                    self._draw(pygame, display, current, write_png=True)
+                if display is not None:
+                    for event in pygame.event.get():
+                        if event.type == pygame.QUIT:
+                            log.info("window close ignored: the screen stops with the node")
+                    if not updates:
+                        self._draw(pygame, display, current, write_png=False)
+        finally:
+            with contextlib.suppress(Exception):
+                pygame.display.quit()
+
+    def _take(self, timeout: float | None) -> list[ScreenUpdate] | None:
+        """The updates waiting, or None to stop.
+
+        A burst of ballots is drawn once, as its newest update; but a change
+        of what is shown (a result, then the next vote) is never skipped, so
+        every result gets its PNG for the minutes.
+        """
+        try:
+            items = [self.updates.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                items.append(self.updates.get_nowait())
+        if None in items:
+            return None
+        kept: list[ScreenUpdate] = []
+        for item in items:
+            assert item is not None
+            if kept and _screen_key(kept[-1]) == _screen_key(item):
+                kept[-1] = item
+            else:
+                kept.append(item)
+        return kept
+
+    def _open_display(self, pygame: Any) -> Any:
+        if os.environ.get("SDL_VIDEODRIVER", "") in HEADLESS_DRIVERS:
+            log.info("headless screen (SDL_VIDEODRIVER=%s)", os.environ["SDL_VIDEODRIVER"])
+            return None
+        try:
+            pygame.display.init()
+            flags = pygame.FULLSCREEN if self.fullscreen else 0
+            window = pygame.display.set_mode(self.size, flags)
+            pygame.display.set_caption("Зал засідань / Session hall")
+            pygame.mouse.set_visible(not self.fullscreen)
+        except pygame.error as exc:
+            log.warning("no display (%s): running headless%s", exc,
+                        "" if self.png_dir else "; set png_dir to see what the screen shows")
+            with contextlib.suppress(Exception):
+                pygame.display.quit()
+            return None
+        self.window = True
+        return window
+
+    def _draw(self, pygame: Any, display: Any, update: ScreenUpdate, write_png: bool) -> None:
+        size = display.get_size() if display is not None else self.size
+        now_text = datetime.fromtimestamp(self.clock()).strftime("%H:%M:%S")
+        try:
+            frame = render_frame(update.snapshot, size, update.connected, now_text,
+                                 hall_now(update.snapshot, update.received, time.monotonic()))
+        except Exception as exc:  # a frame that cannot be drawn must not end the screen
+            self.last_error = f"render failed: {exc}"
+            log.exception("render failed")
+            return
+        self.frames += 1
+        self.last_layout = frame.layout
+        if display is not None:
+            display.blit(frame.surface, (0, 0))
+            pygame.display.flip()
+        if write_png and self.png_dir is not None:
+            self._write_pngs(frame, update)
+
+    def _write_pngs(self, frame: Frame, update: ScreenUpdate) -> None:
+        snap = update.snapshot or {}
+        key = _screen_key(update)
+        state, uid = key
+        assert self.png_dir is not None
+        try:
+            save_png(frame.surface, self.png_dir / "current.png")
+            self.pngs += 1
+            if key != self._shown_key:
+                stamp = datetime.fromtimestamp(self.clock()).strftime("%Y%m%dT%H%M%S")
+                seq = f"{int(snap.get('seq') or 0):06d}" if snap else ""
+                name = "-".join(p for p in (stamp, seq, state, _safe(uid) if uid else "") if p)
+                save_png(frame.surface, self.png_dir / f"{name}.png")
+                self.pngs += 1
+            if state == "result" and uid:
+                save_png(frame.surface, self.png_dir / f"result-{_safe(uid)}.png")
+                self.pngs += 1
+        except Exception as exc:  # a full disk must not stop the screen
+            self.last_error = f"png: {exc}"
+            log.warning("cannot write PNG to %s: %s", self.png_dir, exc)
+        self._shown_key = key
+
+
+class HallDisplay:
+    """The role: one socket to the hall, the last snapshot, and the screen thread."""
+
+    name = ROLE
+
+    def __init__(self, identity: Identity, settings: HallDisplaySection, url_of: Callable[[], Awaitable[str]],
+                 key_of: KeyLookup, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.snapshot: dict[str, Any] | None = None
+        self.connected = False
+        self.rejected = 0
+        png_dir = Path(settings.png_dir) if settings.png_dir else None
+        self.screen = ScreenWorker((settings.width, settings.height), settings.fullscreen, png_dir, clock)
+        self.client = PeerClient(identity, SCREEN_PATH, url_of, key_of, self._on_message, self._on_state)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.screen.start()
+        self._push()  # «no connection» until the hall answers
+        self._task = asyncio.create_task(self.client.run(), name="hall-display-link")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self.screen.close()
+        await asyncio.to_thread(self.screen.join, 5.0)
+
+    def health(self) -> dict[str, Any]:
+        layout = self.screen.last_layout
+        return {
+            "connected": self.connected,
+            "hall": self.client.peer_id,
+            "seq": (self.snapshot or {}).get("seq"),
+            "showing": layout.state if layout else None,
+            "window": self.screen.window,
+            "frames": self.screen.frames,
+            "pngs": self.screen.pngs,
+            "rejected_snapshots": self.rejected,
+            "last_error": self.screen.last_error,
+        }
+
+    async def _on_message(self, message: dict[str, Any]) -> None:
+        if message.get("type") != "hall":
+            return
+        problem = snapshot_problem(message)
+        if problem is not None:
+            self.rejected += 1
+            log.warning("ignoring a snapshot from the hall: %s", problem)
+            return
+        self.snapshot = message
+        self._push()
+
+    def _on_state(self, up: bool) -> None:
+        self.connected = up
+        # Whatever we had is history now: after a reconnect only a fresh snapshot is shown.
+        self.snapshot = None
+        log.info("hall %s", "connected" if up else "connection lost")
+        self._push()
+
+    def _push(self) -> None:
+        self.screen.show(ScreenUpdate(self.snapshot, self.connected, time.monotonic()))
+
+
+async def create(ctx: Any) -> HallDisplay:
+    """Role factory (``voting.display:create``)."""
+    settings = load_settings(ctx.role_config, ctx.config.path)
+    if settings.hall_url:
+        base = settings.hall_url.rstrip("/")
+
+        async def url_of() -> str:
+            return base
+    elif ctx.discovery is not None:
+        url_of = peer_finder(ctx.discovery, lambda: ctx.hub.roster, "hall")
+    else:
+        raise ConfigError(ctx.config.path, f"roles.{ROLE}.hall_url", "is required when [discovery] is disabled")
+    hub = ctx.hub
+    role = HallDisplay(ctx.identity, settings, url_of, roster_lookup(lambda: hub.roster, {"hall"}),
+                       clock=lambda: time.time() + (hub.clock_offset_s or 0.0))
+
+    def collect() -> list[tuple[str, str, str, list[tuple[dict[str, str], float]]]]:
+        return [
+            ("hromada_hall_display_connected", "gauge", "1 while the hall's snapshots arrive.",
+             [({}, 1 if role.connected else 0)]),
+            ("hromada_hall_display_frames_total", "counter", "Frames drawn.", [({}, role.screen.frames)]),
+            ("hromada_hall_display_rejected_total", "counter", "Snapshots refused as malformed.",
+             [({}, role.rejected)]),
+        ]
+    ctx.metrics.collector(collect)
+    return role
