@@ -235,29 +235,29 @@ class NutRequest:
         return (join_words(self.words) + "\n").encode("ascii")
 
 
-def _req(*words: str) -> NutRequest:
+def required(*words: str) -> NutRequest:
     return NutRequest(tuple(words))
 
 
-def list_ups() -> NutRequest: return _req("LIST", "UPS")
-def list_var(ups: str) -> NutRequest: return _req("LIST", "VAR", ups)
-def list_cmd(ups: str) -> NutRequest: return _req("LIST", "CMD", ups)
-def list_rw(ups: str) -> NutRequest: return _req("LIST", "RW", ups)
-def list_client(ups: str) -> NutRequest: return _req("LIST", "CLIENT", ups)
-def get_var(ups: str, var: str) -> NutRequest: return _req("GET", "VAR", ups, var)
-def get_upsdesc(ups: str) -> NutRequest: return _req("GET", "UPSDESC", ups)
-def get_numlogins(ups: str) -> NutRequest: return _req("GET", "NUMLOGINS", ups)
-def username(name: str) -> NutRequest: return _req("USERNAME", name)
-def password(secret: str) -> NutRequest: return _req("PASSWORD", secret)
-def login(ups: str) -> NutRequest: return _req("LOGIN", ups)
-def logout() -> NutRequest: return _req("LOGOUT")
-def ver() -> NutRequest: return _req("VER")
-def netver() -> NutRequest: return _req("NETVER")
-def help_() -> NutRequest: return _req("HELP")
+def list_ups() -> NutRequest: return required("LIST", "UPS")
+def list_var(ups: str) -> NutRequest: return required("LIST", "VAR", ups)
+def list_cmd(ups: str) -> NutRequest: return required("LIST", "CMD", ups)
+def list_rw(ups: str) -> NutRequest: return required("LIST", "RW", ups)
+def list_client(ups: str) -> NutRequest: return required("LIST", "CLIENT", ups)
+def get_var(ups: str, var: str) -> NutRequest: return required("GET", "VAR", ups, var)
+def get_upsdesc(ups: str) -> NutRequest: return required("GET", "UPSDESC", ups)
+def get_numlogins(ups: str) -> NutRequest: return required("GET", "NUMLOGINS", ups)
+def username(name: str) -> NutRequest: return required("USERNAME", name)
+def password(secret: str) -> NutRequest: return required("PASSWORD", secret)
+def login(ups: str) -> NutRequest: return required("LOGIN", ups)
+def logout() -> NutRequest: return required("LOGOUT")
+def ver() -> NutRequest: return required("VER")
+def netver() -> NutRequest: return required("NETVER")
+def help_() -> NutRequest: return required("HELP")
 
 
 def instcmd(ups: str, cmd: str, value: str | None = None) -> NutRequest:
-    return _req("INSTCMD", ups, cmd) if value is None else _req("INSTCMD", ups, cmd, value)
+    return required("INSTCMD", ups, cmd) if value is None else required("INSTCMD", ups, cmd, value)
 
 
 @dataclass(frozen=True, slots=True)
