@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.hub import registry
+from edge.roles import load
 from edge.hub.schema import MIGRATIONS
 from edge.identity import Identity
 from edge.store import connect, migrate, transaction
@@ -38,11 +39,11 @@ class DemoNode:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-# Later roles replace their plain entries with simulated hardware and scenarios.
-DEMO_NODES: tuple[DemoNode, ...] = (
-    DemoNode("hall", "rada", ("hall",)),
-    DemoNode("consoles-a", "rada", ("console",)),
-    DemoNode("hall-screen", "rada", ("hall-display",)),
+# Roles whose demo boards come with simulated hardware, by the module that makes them.
+DEMO_PROVIDERS = ("voting.demo:demo_nodes",)
+
+# Roles not built yet run as plain nodes; they move into providers as they land.
+PLAIN_NODES: tuple[DemoNode, ...] = (
     DemoNode("cnap-queue", "cnap", ("queue",)),
     DemoNode("cnap-kiosk", "cnap", ("kiosk",)),
     DemoNode("cnap-screen", "cnap", ("queue-display",)),
@@ -53,6 +54,7 @@ DEMO_NODES: tuple[DemoNode, ...] = (
 
 def _port_free(port: int) -> bool:
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the hub will bind it
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -79,6 +81,7 @@ class Demo:
         self.port = port if port and _port_free(port) else _free_port()
         self.logs = self.state / "logs"
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.nodes: list[DemoNode] = []
         self.commands: dict[str, list[str]] = {}
 
     @property
@@ -97,7 +100,8 @@ class Demo:
         fingerprint = Identity.load_or_create(hub_state, "hub.key", prefix="h").fingerprint
         db = connect(hub_state / "hub.sqlite")
         migrate(db, MIGRATIONS)
-        for node in DEMO_NODES:
+        self.nodes = [node for target in DEMO_PROVIDERS for node in load(target)(self.state)] + list(PLAIN_NODES)
+        for node in self.nodes:
             with transaction(db) as conn:
                 code, _ = registry.make_token(conn, fingerprint, node.site, node.roles[0], 3600, pre_approved=True,
                                               note="demo", actor="demo")
@@ -123,7 +127,7 @@ class Demo:
     def start(self) -> None:
         self.spawn("hub", ["hub", "--config", str(self.state / "hub.toml")])
         self._wait(lambda: _get_json(self.url + "/health")["status"] == "ok", 30, "the hub")
-        for node in DEMO_NODES:
+        for node in self.nodes:
             self.spawn(node.name, ["node", "--config", str(self.state / f"{node.name}.toml")])
 
     def _wait(self, check: Any, timeout: float, what: str) -> bool:
@@ -139,12 +143,12 @@ class Demo:
         print(f"  ! {what}: not ready after {timeout:.0f} s (see {self.logs})", file=sys.stderr)
         return False
 
-    def nodes(self) -> list[dict[str, Any]]:
+    def hub_nodes(self) -> list[dict[str, Any]]:
         return _get_json(self.url + "/api/v1/nodes")["nodes"]
 
     def all_online(self) -> bool:
-        nodes = self.nodes()
-        return len(nodes) == len(DEMO_NODES) and all(n["status"] == "approved" and n["online"] for n in nodes)
+        nodes = self.hub_nodes()
+        return len(nodes) == len(self.nodes) and all(n["status"] == "approved" and n["online"] for n in nodes)
 
     def supervise(self) -> None:
         """Restart a process that died (as systemd would on a board)."""
@@ -188,7 +192,7 @@ def run_demo(state_dir: str, port: int) -> int:
         print(f"  API хаба / Hub API:          {demo.url}/api/v1/openapi.json")
         print(f"  Журнали / Logs:              {demo.logs}")
         print()
-        for n in demo.nodes():
+        for n in demo.hub_nodes():
             state = "на зв'язку / online" if n["online"] else n["status"]
             print(f"    {n['name']:<12} {n['site']:<10} {','.join(n['roles']):<14} {state}")
         print()
