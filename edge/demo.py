@@ -8,6 +8,7 @@ dies, and stops everything on Ctrl-C.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -40,7 +41,9 @@ class DemoNode:
 
 
 # Roles whose demo boards come with simulated hardware, by the module that makes them.
-DEMO_PROVIDERS = ("voting.demo:demo_nodes",)
+# Each module has demo_nodes(state) -> [DemoNode] and may have
+# demo_links(state, hub_nodes) -> [(Ukrainian / English label, where)].
+DEMO_PROVIDERS = ("voting.demo",)
 
 # Roles not built yet run as plain nodes; they move into providers as they land.
 PLAIN_NODES: tuple[DemoNode, ...] = (
@@ -100,7 +103,8 @@ class Demo:
         fingerprint = Identity.load_or_create(hub_state, "hub.key", prefix="h").fingerprint
         db = connect(hub_state / "hub.sqlite")
         migrate(db, MIGRATIONS)
-        self.nodes = [node for target in DEMO_PROVIDERS for node in load(target)(self.state)] + list(PLAIN_NODES)
+        self.nodes = [node for module in DEMO_PROVIDERS for node in load(f"{module}:demo_nodes")(self.state)]
+        self.nodes += list(PLAIN_NODES)
         for node in self.nodes:
             with transaction(db) as conn:
                 code, _ = registry.make_token(conn, fingerprint, node.site, node.roles[0], 3600, pre_approved=True,
@@ -191,6 +195,11 @@ def run_demo(state_dir: str, port: int) -> int:
         print(f"  Панель техніка / Dashboard:  {demo.url}/")
         print(f"  API хаба / Hub API:          {demo.url}/api/v1/openapi.json")
         print(f"  Журнали / Logs:              {demo.logs}")
+        hub_nodes = demo.hub_nodes()
+        for module in DEMO_PROVIDERS:
+            links = getattr(importlib.import_module(module), "demo_links", None)
+            for label, where in (links(demo.state, hub_nodes) if links else []):
+                print(f"  {label + ':':<28} {where.replace('{hub}', demo.url)}")
         print()
         for n in demo.hub_nodes():
             state = "на зв'язку / online" if n["online"] else n["status"]

@@ -27,6 +27,7 @@ from edge.node import Node
 from edge.store import connect, transaction
 
 ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
 
 
@@ -260,3 +261,20 @@ async def healthy(url: str) -> bool:
         return status == 200
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
         return False
+
+
+@pytest.fixture
+async def browser_page() -> AsyncIterator[Any]:
+    """A page in Debian's Chromium driven by Playwright (no browser download)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+        page = await browser.new_page(viewport={"width": 1920, "height": 1080})
+        yield page
+        await browser.close()

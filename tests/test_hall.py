@@ -270,3 +270,24 @@ async def test_restart_restores_the_open_vote_and_every_ballot_and_verify_catche
     assert r.returncode == 3
     assert f"№{seq}" in r.stdout
 
+
+
+async def test_overlay_served_by_the_hall_shows_the_result_when_the_vote_closes(hall, consoles,
+                                                                               browser_page) -> None:
+    a, b = consoles
+    await sec(hall, "sitting", {"session": 2})
+    for console, seat in ((a, "0"), (a, "1"), (a, "2"), (a, "3"), (b, "4")):
+        await console.press(seat)
+    page = browser_page
+    await page.goto(hall.server.url + "/hall/overlay")
+    _, answer = await sec(hall, "votes", {"question": {"number": "9", "title": "Про сквер біля ліцею"}})
+    uid = answer["state"]["vote"]["uid"]
+    await page.wait_for_function("document.body.dataset.state === 'vote_open'")
+    assert "Про сквер біля ліцею" in await page.locator("#lower").inner_text()
+    for seat in ("0", "1", "2", "3"):
+        await a.press(seat, "За", vote=uid)
+    await b.press("4", "Проти", vote=uid)
+    await sec(hall, f"votes/{uid}/close", {})
+    await page.wait_for_function("document.body.dataset.state === 'result'")
+    text = await page.locator("#lower").inner_text()
+    assert "НЕ ПРИЙНЯТО" in text  # 4 «за» of 8 in the total composition: 5 needed

@@ -17,7 +17,7 @@ from aiohttp import WSMsgType, web
 from tests.conftest import wait_until
 from voting.protocol import LIVE_PATH
 
-CHROMIUM = "/usr/bin/chromium"
+from tests.conftest import CHROMIUM
 OVERLAY = Path(__file__).resolve().parent.parent / "voting" / "ui" / "overlay.html"
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
@@ -57,19 +57,6 @@ class LiveHall:
         import json
 
         await self.sockets[-1].send_str(json.dumps(snapshot, ensure_ascii=False))
-
-
-@pytest.fixture
-async def browser_page() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = await browser.new_page(viewport={"width": 1920, "height": 1080})
-        yield page
-        await browser.close()
 
 
 async def test_overlay_shows_the_question_then_the_result_and_drops_it_when_the_hall_goes(

@@ -67,3 +67,19 @@ def demo_nodes(state: Path) -> list[DemoNode]:
                           f'[roles.hall-display]\nwidth = 1280\nheight = 720\nfullscreen = false\n'
                           f'png_dir = "{state / "hall-screen-png"}"\n'))
     return nodes
+
+
+def demo_links(state: Path, hub_nodes: list[dict]) -> list[tuple[str, str]]:
+    """Where to look at the session hall in the demo."""
+    hall = next((n for n in hub_nodes if n["name"] == "hall"), None)
+    if hall is None or not hall.get("port"):
+        return []
+    url = f"http://127.0.0.1:{hall['port']}"
+    token_file = state / "hall" / "secretary.token"
+    token = token_file.read_text().strip() if token_file.exists() else ""
+    return [
+        ("Секретар / Secretary", f"{url}/hall/secretary#token={token}"),
+        ("Титри трансляції / Overlay", f"{url}/hall/overlay"),
+        ("Екран зали (PNG) / Hall screen", str(state / "hall-screen-png")),
+        ("Відкриті дані / Open data", "{hub}/opendata/voting/"),
+    ]
