@@ -333,7 +333,8 @@ class HallRole:
     async def api_state(self, request: web.Request) -> web.Response:
         self._authorize(request)
         s = self.service
-        return json_response({"snapshot": self.snapshot(), "agenda": s.agenda,
+        agenda = [{**q, "rule_text": Question.from_dict(q).rule.describe()} for q in s.agenda]
+        return json_response({"snapshot": self.snapshot(), "agenda": agenda,
                               **secretary_view(s.committed, s.council),
                               "consoles": sorted(link.name for link in self.consoles.values())})
 
