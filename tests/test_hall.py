@@ -291,3 +291,30 @@ async def test_overlay_served_by_the_hall_shows_the_result_when_the_vote_closes(
     await page.wait_for_function("document.body.dataset.state === 'result'")
     text = await page.locator("#lower").inner_text()
     assert "НЕ ПРИЙНЯТО" in text  # 4 «за» of 8 in the total composition: 5 needed
+
+
+async def test_cards_register_only_their_own_deputy_at_their_own_seat(hub, hall, consoles) -> None:
+    from tests.voting_fixtures import card_of
+
+    a, b = consoles
+    await sec(hall, "sitting", {"session": 4})
+    ok = await a.answer(await a.send(type="card", seat="1", card=card_of(1)))
+    assert ok["type"] == "ack" and ok["kind"] == "registered"
+    other = await a.answer(await a.send(type="card", seat="2", card=card_of(3)))
+    assert other["type"] == "refused" and other["code"] == "card_other_seat"
+    unknown = await a.answer(await a.send(type="card", seat="2", card="FFFFFFFFFF"))
+    assert unknown["code"] == "unknown_card"
+    _, state = await http_json("GET", hall.server.url + "/hall/api/state",
+                               headers={"Authorization": f"Bearer {token(hall)}"})
+    assert [v["id"] for v in state["voters"] if v["registered"]] == ["d001"]
+
+
+async def test_a_flapping_console_input_raises_an_alert_at_the_hub_and_clears_it(hub, hall, consoles) -> None:
+    a, _ = consoles
+    await a.send(type="fault", seat="2", input="za", what="flapping")
+    alerts = await wait_until(lambda: hub.query("SELECT kind, severity, message FROM alerts WHERE cleared_at IS NULL"),
+                              timeout=15, what="alert at the hub")
+    assert alerts[0][0] == "console" and "несправний вхід" in alerts[0][2]
+    await a.send(type="fault", seat="2", input="za", what="ok")
+    await wait_until(lambda: hub.query("SELECT count(*) FROM alerts WHERE cleared_at IS NULL") == [(0,)],
+                     timeout=15, what="alert cleared")
