@@ -139,6 +139,42 @@ def cmd_voting(args: argparse.Namespace) -> int:
     return 3
 
 
+def cmd_hub_user(config: HubConfig, args: argparse.Namespace) -> int:
+    from edge.hub import auth, registry
+    from edge.store import transaction
+
+    db = _hub_db(config)
+    if args.user_cmd == "list":
+        for name, role, disabled, must in db.conn.execute(
+                "SELECT username, role, disabled, must_change_password FROM users ORDER BY username"):
+            print(f"{name:<24} {role:<11} {'вимкнено / disabled' if disabled else ''}"
+                  f"{'  (пароль ще не змінено / one-time password not changed yet)' if must else ''}")
+        return 0
+    if args.user_cmd == "disable":
+        with transaction(db) as conn:
+            n = conn.execute("UPDATE users SET disabled = 1 WHERE username = ?", (args.username,)).rowcount
+            conn.execute("DELETE FROM sessions WHERE username = ?", (args.username,))
+            registry.log_admin(conn, args.actor, "user-disable", args.username)
+        print(f"{args.username}: {'disabled' if n else 'no such account'}")
+        return 0 if n else 1
+    try:
+        with transaction(db) as conn:
+            password, secret = auth.add_user(conn, args.username, auth.Role(args.role))
+            registry.log_admin(conn, args.actor, "user-add", args.username, args.role)
+    except (ValueError, Exception) as exc:
+        print(f"hromada: cannot add {args.username!r}: {exc}", file=sys.stderr)
+        return 1
+    uri = auth.totp_uri(secret, args.username)
+    print(f"Обліковий запис / account: {args.username} ({args.role})")
+    print(f"Одноразовий пароль / one-time password (змініть при першому вході / change at first login): {password}")
+    print(f"TOTP (Google Authenticator, FreeOTP…): {secret}")
+    print(f"    {uri}")
+    qr = _qr_text(uri)
+    if qr:
+        print(qr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hromada", description="hromada-edge: громада's edge boards and hub")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -166,6 +202,14 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("approve", "reject", "revoke"):
         p = hub_sub.add_parser(name, parents=[common], help=f"{name} a node")
         p.add_argument("node_id")
+    user = hub_sub.add_parser("user", parents=[common], help="dashboard accounts")
+    user_sub = user.add_subparsers(dest="user_cmd", required=True)
+    p = user_sub.add_parser("add", parents=[common], help="make an account; prints a one-time password and TOTP")
+    p.add_argument("username")
+    p.add_argument("--role", required=True, choices=["admin", "technician", "viewer", "police"])
+    user_sub.add_parser("list", parents=[common], help="list accounts")
+    p = user_sub.add_parser("disable", parents=[common], help="disable an account and end its sessions")
+    p.add_argument("username")
 
     voting = sub.add_parser("voting", help="session hall: verify the audit log, the secretary's link")
     voting_sub = voting.add_subparsers(dest="voting_cmd", required=True)
@@ -209,6 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return cmd_hub_token(hcfg, args)
             if cmd in ("pending", "nodes"):
                 return cmd_hub_list(hcfg, args)
+            if cmd == "user":
+                return cmd_hub_user(hcfg, args)
             return cmd_hub_decide(hcfg, args)
         if args.command == "voting":
             return cmd_voting(args)

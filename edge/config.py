@@ -213,6 +213,7 @@ class HubConfig:
     path: str
     hub: HubSection
     discovery: DiscoverySection
+    notify: tuple[Any, ...] = ()
 
     @property
     def state_dir(self) -> Path:
@@ -341,19 +342,33 @@ def load_node_config(path: str | Path) -> NodeConfig:
 
 
 def parse_hub_config(data: dict[str, Any], path: str | Path = "<config>") -> HubConfig:
-    _check_sections(data, {"hub", "discovery"}, path)
+    from edge.hub.notify import NotifySection, check_channels
+
+    _check_sections(data, {"hub", "discovery", "notify"}, path)
     if "hub" not in data:
         raise ConfigError(path, "hub", "section is required")
+    notify = data.get("notify", [])
+    if not isinstance(notify, list):
+        raise ConfigError(path, "notify", "must be an array of tables [[notify]]")
+    channels = tuple(build_section(NotifySection, ch, path, f"notify[{i}]") for i, ch in enumerate(notify))
+    check_channels(channels, str(path))
     return HubConfig(
         path=str(path),
         hub=build_section(HubSection, data["hub"], path, "hub"),
         discovery=build_section(DiscoverySection, data.get("discovery", {}), path, "discovery"),
+        notify=channels,
     )
 
 
 def load_hub_config(path: str | Path) -> HubConfig:
     """Read and validate a hub's configuration file."""
     return parse_hub_config(read_toml(path), path)
+
+
+def _notify_section() -> type:
+    from edge.hub.notify import NotifySection
+
+    return NotifySection
 
 
 def documented_sections() -> dict[str, type]:
@@ -365,6 +380,7 @@ def documented_sections() -> dict[str, type]:
         "[outbox]": OutboxSection,
         "[gpio]": GpioSection,
         "[hub] in the hub's file": HubSection,
+        "[[notify]] in the hub's file": _notify_section(),
     }
     for heading, target in role_registry.ROLE_SETTINGS.items():
         sections[heading] = role_registry.load(target)

@@ -148,7 +148,25 @@ class Demo:
         return False
 
     def hub_nodes(self) -> list[dict[str, Any]]:
-        return _get_json(self.url + "/api/v1/nodes")["nodes"]
+        """The hub's registry, read from its database (the API needs a login)."""
+        db = connect(self.state / "hub" / "hub.sqlite")
+        try:
+            return registry.list_nodes(db.conn)
+        finally:
+            db.conn.close()
+
+    def make_admin(self) -> tuple[str, str, str]:
+        """The demo's administrator: (name, one-time password, TOTP secret)."""
+        from edge.hub import auth
+
+        db = connect(self.state / "hub" / "hub.sqlite")
+        try:
+            migrate(db, MIGRATIONS)
+            with transaction(db) as conn:
+                password, secret = auth.add_user(conn, "demo-admin", auth.Role.ADMIN)
+        finally:
+            db.conn.close()
+        return "demo-admin", password, secret
 
     def all_online(self) -> bool:
         nodes = self.hub_nodes()
@@ -195,6 +213,12 @@ def run_demo(state_dir: str, port: int) -> int:
         print(f"  Панель техніка / Dashboard:  {demo.url}/")
         print(f"  API хаба / Hub API:          {demo.url}/api/v1/openapi.json")
         print(f"  Журнали / Logs:              {demo.logs}")
+        user, password, secret = demo.make_admin()
+        from edge.hub.auth import totp_uri
+
+        print(f"  Вхід / Login:                {user} · одноразовий пароль / one-time password: {password}")
+        print(f"  TOTP:                        {secret}  ({totp_uri(secret, user)})")
+        print(f"  Код зараз / code now:        python3 -m edge.hub.auth_code {secret}  (або застосунок / or an app)")
         hub_nodes = demo.hub_nodes()
         for module in DEMO_PROVIDERS:
             links = getattr(importlib.import_module(module), "demo_links", None)

@@ -122,7 +122,9 @@ def hub_query(hub_state: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
     """Read the hub's database directly: what is stored is what counts."""
     conn = sqlite3.connect(hub_state / "hub.sqlite", timeout=10)
     try:
-        return conn.execute(sql, args).fetchall()
+        rows = conn.execute(sql, args).fetchall()
+        conn.commit()
+        return rows
     finally:
         conn.close()
 

@@ -6,7 +6,7 @@ import signal
 from pathlib import Path
 
 from edge.discovery import NODE_SERVICE, Discovery
-from tests.conftest import HubFixture, http_json, node_toml, wait_until
+from tests.conftest import HubFixture, node_toml, wait_until
 
 
 async def test_node_without_hub_url_finds_the_hub_by_mdns_and_enrolls(tmp_path: Path, procs) -> None:
@@ -24,12 +24,11 @@ async def test_node_without_hub_url_finds_the_hub_by_mdns_and_enrolls(tmp_path: 
     cfg2.write_text(node_toml(tmp_path / "kiosk", "kiosk-1", ["kiosk"], "", "", discovery=True, site="cnap"))
     stranger = procs(["node", "--config", str(cfg2)], tmp_path / "node2.log")
 
-    async def discovered():
-        status, data = await http_json("GET", h.url + "/api/v1/nodes")
-        return [d for d in data["discovered"] if d["instance"] == "kiosk-1"]
+    def discovered():
+        return h.query("SELECT instance, roles FROM discovered WHERE instance = 'kiosk-1'")
 
     found = await wait_until(discovered, timeout=20, what="kiosk listed as discovered")
-    assert "kiosk" in found[0]["roles"]
+    assert "kiosk" in found[0][1]
     assert h.query("SELECT count(*) FROM nodes WHERE name = 'kiosk-1'") == [(0,)]
     stranger.stop()
 

@@ -23,7 +23,8 @@ from edge.config import HubConfig
 from edge.discovery import HUB_SERVICE, NODE_SERVICE, Discovery, Peer, txt_properties
 from edge.hub import alerts, ingest, registry
 from edge.hub.openapi import openapi_document
-from edge.hub.page import index_page
+from edge.hub.dashboard import Dashboard
+from edge.hub.notify import AlertNotifier
 from edge.hub.schema import MIGRATIONS
 from edge.identity import H_NONCE, Identity, SignatureError, SignedRequest, check_request, seal
 from edge.metrics import Registry
@@ -34,8 +35,6 @@ from edge.watchdog import Notifier, run_watchdog
 from edge.web import MAX_BODY, Server, error, json_response, parse_json, read_body
 
 log = logging.getLogger("hromada.hub")
-
-PUBLIC_PATHS = ("/", "/health", "/metrics", "/api/v1/openapi.json", "/api/v1/time", "/api/v1/nodes", "/api/v1/alerts")
 
 
 class Hub:
@@ -57,6 +56,7 @@ class Hub:
         self.ingest_handlers: dict[str, ingest.Handler] = {}
         self.migrations: dict[str, Any] = dict(MIGRATIONS)
         self.app = self._make_app()
+        self.dashboard = Dashboard(self)
         for target in HUB_EXTENSIONS:
             load(target)(self)
         self.server = Server(self.app, self.cfg.listen, self.cfg.port)
@@ -79,6 +79,7 @@ class Hub:
             asyncio.create_task(self._watch_rosters(), name="rosters"),
             asyncio.create_task(self._forget_nonces(), name="nonces"),
             asyncio.create_task(run_watchdog(self.notifier, self.store.ping), name="watchdog"),
+            asyncio.create_task(AlertNotifier(self, self.config.notify).run(), name="notify"),
         ]
         if self.config.discovery.enabled:
             await self._start_discovery()
@@ -122,13 +123,10 @@ class Hub:
         app = web.Application(client_max_size=self.cfg.max_body_bytes, middlewares=[self._errors])
         app[MAX_BODY] = self.cfg.max_body_bytes
         r = app.router
-        r.add_get("/", self.page)
         r.add_get("/health", self.health)
         r.add_get("/metrics", self.metrics_text)
         r.add_get("/api/v1/openapi.json", self.openapi)
         r.add_get("/api/v1/time", self.time)
-        r.add_get("/api/v1/nodes", self.nodes)
-        r.add_get("/api/v1/alerts", self.alerts)
         r.add_post("/api/v1/enroll", self.enroll)
         r.add_post("/api/v1/heartbeat", self.heartbeat)
         r.add_post("/api/v1/ingest", self.ingest)
@@ -209,9 +207,6 @@ class Hub:
 
     # -- handlers ------------------------------------------------------------------
 
-    async def page(self, request: web.Request) -> web.Response:
-        return web.Response(text=index_page(), content_type="text/html", charset="utf-8")
-
     async def health(self, request: web.Request) -> web.Response:
         assert self.store is not None
         await self.store.ping()
@@ -240,20 +235,6 @@ class Hub:
     async def time(self, request: web.Request) -> web.Response:
         return json_response({"time": time.time(), "iso": iso_utc()})
 
-    async def nodes(self, request: web.Request) -> web.Response:
-        assert self.store is not None
-        data = await self.store.run(lambda db: {
-            "nodes": registry.list_nodes(db.conn),
-            "discovered": registry.list_discovered(db.conn),
-        })
-        for node in data["nodes"]:
-            node["connected"] = node["node_id"] in self.sockets
-        return json_response(data)
-
-    async def alerts(self, request: web.Request) -> web.Response:
-        assert self.store is not None
-        return json_response({"alerts": await self.store.run(lambda db: alerts.open_alerts(db.conn))})
-
     async def enroll(self, request: web.Request) -> web.Response:
         assert self.store is not None
         body = await read_body(request)
@@ -272,6 +253,7 @@ class Hub:
         site = await self.store.run(lambda db: db.conn.execute(
             "SELECT site FROM nodes WHERE node_id = ?", (req.node_id,)).fetchone()[0])
         log.info("node %s (%s) enrollment: %s", req.node_id, req.name, status.value)
+        self.dashboard.publish("enrollment", "nodes")
         assert self.identity is not None
         return self._signed_reply(request, {
             "status": status.value,
@@ -310,6 +292,7 @@ class Hub:
 
         if await self.store.write(beat):
             log.info("node %s is online", node_id)
+            self.dashboard.publish("nodes", "alerts")
         return self._signed_reply(request, {
             "hub_time": now,
             "heartbeat_interval_s": self.cfg.heartbeat_interval_s,
@@ -331,6 +314,10 @@ class Hub:
         )
         self._m_events.inc(result.stored)
         self._m_dups.inc(result.duplicates)
+        if result.stored:
+            kinds = {m.get("kind") for m in messages if isinstance(m, dict)}
+            self.dashboard.publish("events", *(["alerts"] if "alert" in kinds else []),
+                                   *(["cameras"] if any(str(k).startswith("camera") for k in kinds) else []))
         return self._signed_reply(request, {
             "stored": result.stored,
             "duplicates": result.duplicates,
@@ -422,7 +409,10 @@ class Hub:
                 return [(r[0], r[1]) for r in rows]
 
             try:
-                for node_id, name in await self.store.write(sweep):
+                gone = await self.store.write(sweep)
+                if gone:
+                    self.dashboard.publish("nodes", "alerts")
+                for node_id, name in gone:
                     log.warning("node %s (%s) missed %d heartbeats: offline", node_id, name,
                                 self.cfg.offline_after_missed)
             except Exception:

@@ -1,4 +1,6 @@
-"""The hub's database schema (component ``hub`` of the store's migrations)."""
+"""The hub's database schema (components ``hub`` and ``hub-auth`` of the store's migrations)."""
+
+from edge.hub.auth import MIGRATIONS as AUTH_MIGRATIONS
 
 MIGRATIONS = {
     "hub": [
@@ -86,6 +88,22 @@ MIGRATIONS = {
             target TEXT NOT NULL,
             detail TEXT NOT NULL DEFAULT ''
         );
+        """,
         """
-    ]
+        ALTER TABLE alerts ADD COLUMN resolved_by TEXT;
+        CREATE TABLE notify_deliveries (
+            id INTEGER PRIMARY KEY,
+            alert_id INTEGER NOT NULL REFERENCES alerts (id),
+            change TEXT NOT NULL CHECK (change IN ('raised', 'cleared')),
+            channel TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_ts REAL NOT NULL DEFAULT 0,
+            delivered_at TEXT,
+            last_error TEXT,
+            UNIQUE (alert_id, change, channel)
+        );
+        CREATE INDEX notify_due ON notify_deliveries (next_ts) WHERE delivered_at IS NULL;
+        """,
+    ],
+    "hub-auth": AUTH_MIGRATIONS,
 }
