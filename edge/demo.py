@@ -43,13 +43,11 @@ class DemoNode:
 # Roles whose demo boards come with simulated hardware, by the module that makes them.
 # Each module has demo_nodes(state) -> [DemoNode] and may have
 # demo_links(state, hub_nodes) -> [(Ukrainian / English label, where)].
-DEMO_PROVIDERS = ("voting.demo",)
+DEMO_PROVIDERS = ("voting.demo", "kiosk.queue_demo")
 
 # Roles not built yet run as plain nodes; they move into providers as they land.
 PLAIN_NODES: tuple[DemoNode, ...] = (
-    DemoNode("cnap-queue", "cnap", ("queue",)),
     DemoNode("cnap-kiosk", "cnap", ("kiosk",)),
-    DemoNode("cnap-screen", "cnap", ("queue-display",)),
     DemoNode("cameras", "bezpechna", ("camera",)),
     DemoNode("power", "rada", ("power",)),
 )
@@ -218,7 +216,7 @@ def run_demo(state_dir: str, port: int) -> int:
 
         print(f"  Вхід / Login:                {user} · одноразовий пароль / one-time password: {password}")
         print(f"  TOTP:                        {secret}  ({totp_uri(secret, user)})")
-        print(f"  Код зараз / code now:        python3 -m edge.hub.auth_code {secret}  (або застосунок / or an app)")
+        print(f"  Код зараз / code now:        .venv/bin/python -m edge.hub.auth_code {secret}  (або застосунок / or an app)")
         hub_nodes = demo.hub_nodes()
         for module in DEMO_PROVIDERS:
             links = getattr(importlib.import_module(module), "demo_links", None)
