@@ -115,6 +115,40 @@ def cmd_hub_decide(config: HubConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_provision(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from provisioning import provision as p
+    from provisioning.detect import detect
+
+    answers = p.load_answers(Path(args.answers)) if args.answers else p.Answers()
+    for key, value in (("name", args.name), ("site", args.site), ("hub_url", args.hub_url),
+                       ("enrollment_code", args.code), ("address", args.address), ("pin_factory", args.pin_factory),
+                       ("state_dir", args.state_dir), ("venv", args.venv), ("port", args.port)):
+        if value is not None:
+            setattr(answers, key, value)
+    if args.roles:
+        answers.roles = tuple(r.strip() for r in args.roles.split(",") if r.strip())
+    if args.role_settings:
+        answers.role_settings = Path(args.role_settings).read_text(encoding="utf-8")
+    if args.no_enroll:
+        answers.enroll = False
+    hw = detect()
+    t = p.TEXTS[args.lang]
+    print(t["hardware"].format(serial=", ".join(hw.serial_ports) or "—", video=", ".join(hw.video_devices) or "—",
+                               gpio=", ".join(hw.gpio_chips) or "—"))
+    missing = [k for k in ("roles", "name", "site") if not getattr(answers, k)]
+    if missing:
+        if not sys.stdin.isatty():
+            print("hromada: " + t["missing"].format(keys=", ".join(missing)), file=sys.stderr)
+            return EXIT_CONFIG
+        answers = p.ask_missing(answers, args.lang)
+    root = Path(args.root)
+    plan = p.build_plan(answers, root, live=str(root.resolve()) == "/")
+    p.run_plan(plan, args.dry_run, args.lang)
+    return 0
+
+
 def cmd_voting(args: argparse.Namespace) -> int:
     cfg = load_node_config(args.config)
     db_path = cfg.state_dir / "node.sqlite"
@@ -218,6 +252,22 @@ def build_parser() -> argparse.ArgumentParser:
     v = voting_sub.add_parser("secretary-link", help="print the secretary page's address with its token")
     v.add_argument("--config", required=True, help="the hall node's TOML file")
 
+    prov = sub.add_parser("provision", help="set up this board: configuration, key, enrollment, systemd units")
+    prov.add_argument("--root", default="/", help="write under this directory instead of / (images, tests)")
+    prov.add_argument("--dry-run", action="store_true", help="print what would be done, do nothing")
+    prov.add_argument("--lang", choices=["uk", "en"], default="uk")
+    prov.add_argument("--answers", help="TOML answers file (for many boards alike)")
+    prov.add_argument("--roles", help="comma separated roles")
+    for flag in ("name", "site", "hub-url", "code", "address", "pin-factory", "state-dir", "venv"):
+        prov.add_argument(f"--{flag}")
+    prov.add_argument("--port", type=int)
+    prov.add_argument("--role-settings", help="file with the [roles.*] tables for this board")
+    prov.add_argument("--no-enroll", action="store_true", help="write everything but do not contact the hub")
+
+    doctor = sub.add_parser("doctor", help="check this node and say how to fix what is wrong")
+    doctor.add_argument("--config", default="/etc/hromada/node.toml")
+    doctor.add_argument("--lang", choices=["uk", "en"], default="uk")
+
     demo = sub.add_parser("demo", help="run the whole system on this machine with simulated hardware")
     demo.add_argument("--state", default="demo-state", help="directory for the demo's state (wiped at start)")
     demo.add_argument("--port", type=int, default=8600, help="the hub's port (0: any free port)")
@@ -256,6 +306,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if cmd == "user":
                 return cmd_hub_user(hcfg, args)
             return cmd_hub_decide(hcfg, args)
+        if args.command == "provision":
+            return cmd_provision(args)
+        if args.command == "doctor":
+            from provisioning.doctor import run_doctor
+
+            return run_doctor(args.config, args.lang)
         if args.command == "voting":
             return cmd_voting(args)
         if args.command == "demo":
