@@ -16,16 +16,15 @@ import hmac
 import io
 import json
 import logging
-import os
-import secrets
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
+from edge.live import LiveFeed, staff_token
 from edge.outbox import Priority
 from edge.peers import NonceCache, PeerConnection, accept_peer, roster_lookup
 from edge.web import error, json_response, parse_json, read_body
@@ -41,12 +40,7 @@ log = logging.getLogger("hromada.hall")
 
 def secretary_token(state_dir: Path) -> str:
     """The secretary's token, made on first use (mode 0600)."""
-    path = state_dir / "secretary.token"
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(24))
-    return path.read_text().strip()
+    return staff_token(state_dir / "secretary.token")
 
 
 @dataclass
@@ -69,7 +63,7 @@ class HallRole:
         self.ctx = ctx
         self.consoles: dict[str, ConsoleLink] = {}
         self.screens: dict[str, PeerConnection] = {}
-        self.live: set[web.WebSocketResponse] = set()
+        self.live = LiveFeed(self.snapshot)
         self.nonces = NonceCache()
         self.token = secretary_token(ctx.config.state_dir)
         self._dirty = asyncio.Event()
@@ -81,7 +75,7 @@ class HallRole:
         r = ctx.app.router
         r.add_get(protocol.CONSOLE_PATH, self.console_ws)
         r.add_get(protocol.SCREEN_PATH, self.screen_ws)
-        r.add_get(protocol.LIVE_PATH, self.live_ws)
+        r.add_get(protocol.LIVE_PATH, self.live.handler)
         r.add_get("/hall/overlay", self.overlay_page)
         r.add_get("/hall/secretary", self.secretary_page)
         r.add_get("/hall/api/state", self.api_state)
@@ -109,8 +103,8 @@ class HallRole:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        sockets = [*self.live, *(link.conn.ws for link in self.consoles.values()),
-                   *(conn.ws for conn in self.screens.values())]
+        await self.live.close()
+        sockets = [*(link.conn.ws for link in self.consoles.values()), *(conn.ws for conn in self.screens.values())]
         for ws in sockets:
             with contextlib.suppress(Exception):
                 await ws.close(code=1001, message=b"hall stopping")
@@ -130,13 +124,10 @@ class HallRole:
             await self._dirty.wait()
             self._dirty.clear()
             snap = self.snapshot()
-            text = json.dumps(snap, ensure_ascii=False)
             for node_id, conn in list(self.screens.items()):
                 with contextlib.suppress(Exception):
                     await conn.send(snap)
-            for ws in list(self.live):
-                with contextlib.suppress(Exception):
-                    await ws.send_str(text)
+            await self.live.broadcast(snap)
             for link in list(self.consoles.values()):
                 await self._send_state(link, only_if_changed=True)
 
@@ -282,19 +273,6 @@ class HallRole:
         finally:
             self.screens.pop(conn.node_id, None)
         return conn.ws
-
-    async def live_ws(self, request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse(heartbeat=15.0)
-        await ws.prepare(request)
-        self.live.add(ws)
-        try:
-            await ws.send_str(json.dumps(self.snapshot(), ensure_ascii=False))
-            async for msg in ws:
-                if msg.type == WSMsgType.ERROR:
-                    break
-        finally:
-            self.live.discard(ws)
-        return ws
 
     async def overlay_page(self, request: web.Request) -> web.StreamResponse:
         return _static("overlay.html")
