@@ -16,6 +16,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/ingest.py
 	$(PY) bench/voting.py
+	$(PY) bench/power.py
 
 install: $(STAMP)
 

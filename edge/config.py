@@ -118,6 +118,9 @@ class NodeSection:
     listen: str = option("127.0.0.1", "Address the node's HTTP server binds to.", ip_address)
     port: int = option(8700, "TCP port of the node's HTTP server (0 picks a free port).", port_number)
     log_level: str = option("info", "Log level: debug, info, warning, error.", one_of("debug", "info", "warning", "error"))
+    shutdown_command: str = option(
+        "", "Command run when the hub asks this node to shut down (a power plan), e.g. `sudo systemctl poweroff`."
+        " Empty: the request is only recorded and logged.")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

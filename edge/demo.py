@@ -49,7 +49,6 @@ DEMO_PROVIDERS = ("voting.demo", "kiosk.queue_demo")
 PLAIN_NODES: tuple[DemoNode, ...] = (
     DemoNode("cnap-kiosk", "cnap", ("kiosk",)),
     DemoNode("cameras", "bezpechna", ("camera",)),
-    DemoNode("power", "rada", ("power",)),
 )
 
 

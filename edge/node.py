@@ -24,6 +24,7 @@ from edge.hubclient import HubClient
 from edge.identity import Identity
 from edge.metrics import Registry
 from edge.outbox import Outbox, Priority
+from edge.shutdown import ShutdownRunner
 from edge.roles import factory_for
 from edge.store import Store
 from edge.watchdog import Notifier, run_watchdog
@@ -103,6 +104,9 @@ class Node:
         self.hub = HubClient(cfg, self.identity, self.store, self.discovery, lambda: self.server.port,
                              lambda: self.outbox.stats.pending if self.outbox else 0)
         self.hub.on_hub_back.append(self.outbox.hub_is_back)
+        # Every node obeys the hub's signed "shutdown" (a power plan's step); a role may take it over.
+        self.shutdown = ShutdownRunner(cfg.node.shutdown_command)
+        self.hub.command_handlers["shutdown"] = self.shutdown.handle
         await self.hub.load_state()
         self._setup_metrics()
         self.roles = await self._make_roles()

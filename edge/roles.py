@@ -28,6 +28,7 @@ ROLE_FACTORIES: dict[str, str] = {
     "hall": "voting.service:create",
     "hall-display": "voting.display:create",
     "console": "voting.console:create",
+    "power": "power.service:create",
 }
 
 
@@ -44,6 +45,13 @@ ROLE_SETTINGS: dict[str, str] = {
     "[roles.console]": "voting.console:ConsoleSection",
     "[[roles.console.seats]]": "voting.console:SeatSection",
     "card_reader = {…} (in [roles.console] or a seat)": "voting.console:CardReaderSection",
+    "[roles.power]": "power.settings:PowerSection",
+    "[roles.power.ups]": "power.settings:UpsSection",
+    "[roles.power.mains]": "power.settings:MainsSection",
+    "[roles.power.generator]": "power.settings:GeneratorSection",
+    "[roles.power.policy]": "power.settings:PolicySection",
+    "[roles.power.shutdown]": "power.settings:ShutdownSection",
+    "[[roles.power.shutdown.steps]]": "power.settings:ShutdownStepSection",
 }
 
 
@@ -51,6 +59,7 @@ ROLE_SETTINGS: dict[str, str] = {
 # add migrations, ingest handlers and routes (e.g. roll-call open data).
 HUB_EXTENSIONS: tuple[str, ...] = (
     "voting.hubside:extend",
+    "power.hubside:extend",
 )
 
 

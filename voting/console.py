@@ -26,8 +26,9 @@ from edge.discovery import NODE_SERVICE, Peer
 from edge.node import RoleContext
 from edge.peers import PeerClient, roster_lookup
 from edge.timeutil import iso_utc, uuid7
+from edge.gpio import pin_factory
 from voting.hardware import (ATTENTION, DARK, HALL_LOST, REFUSED, REGISTERED, CardReader, LightPattern,
-                             Press, SeatDevices, SeatPins, pin_factory)
+                             Press, SeatDevices, SeatPins)
 from voting.protocol import CHOICES, CONSOLE_PATH
 
 log = logging.getLogger("hromada.console")
