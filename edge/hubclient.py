@@ -84,6 +84,7 @@ class HubClient:
         self.command_handlers: dict[str, CommandHandler] = {"ping": self._ping}
         self.roster_listeners: list[RosterListener] = []
         self.on_hub_back: list[Callable[[], None]] = []
+        self.roles_health: Callable[[], dict[str, Any]] = dict
         self._session: aiohttp.ClientSession | None = None
         self._started = time.monotonic()
         self._browsing = False
@@ -299,6 +300,12 @@ class HubClient:
             h["disk_free_mb"] = shutil.disk_usage(self.config.state_dir).free // (1024 * 1024)
         with contextlib.suppress(OSError, ValueError):
             h["temperature_c"] = int(Path("/sys/class/thermal/thermal_zone0/temp").read_text().strip()) / 1000
+        try:
+            roles = self.roles_health()
+            if len(json.dumps(roles, default=str)) < 48_000:  # the hub keeps at most 64 KB of health
+                h["roles"] = roles
+        except Exception:  # a role's health must never stop the heartbeat
+            log.exception("role health failed")
         return h
 
     async def heartbeat_once(self) -> None:

@@ -110,6 +110,7 @@ class Node:
         await self.hub.load_state()
         self._setup_metrics()
         self.roles = await self._make_roles()
+        self.hub.roles_health = lambda: {r.name: r.health() for r in self.roles}
         await self.server.start()
         log.info("node %s (%s) listening on %s, roles %s", self.identity.id, cfg.node.name, self.server.url,
                  ",".join(cfg.node.roles))

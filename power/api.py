@@ -97,9 +97,15 @@ class PowerRole:
 
     def health(self) -> dict[str, Any]:
         st = self.service.status()
+        ups = st["ups"]
+        variables = (ups or {}).get("variables") or {}
         return {"mains_present": st["mains_present"], "alerts": st["alerts"], "alarms": st["alarms"],
-                "generator": st["generator"] and {k: st["generator"][k] for k in ("phase", "running", "run_hours")},
-                "ups": st["ups"] and {k: st["ups"][k] for k in ("name", "comms", "stale", "fsd")},
+                "generator": st["generator"] and {k: st["generator"].get(k) for k in (
+                    "phase", "running", "run_hours", "starts", "service", "fuel_percent")},
+                "ups": ups and {**{k: ups[k] for k in ("name", "comms", "stale", "fsd")},
+                                "status": variables.get("ups.status"), "charge": variables.get("battery.charge"),
+                                "runtime_s": variables.get("battery.runtime"), "load": variables.get("ups.load"),
+                                "estimated": ups.get("kind") == "q1"},
                 "nut_port": self.nut.port if self.nut else None, "shutdown_requests": len(self.service.shutdown.requests)}
 
     # --- HTTP -----------------------------------------------------------------------

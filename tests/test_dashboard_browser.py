@@ -79,3 +79,27 @@ async def test_the_police_liaison_sees_cameras_and_nothing_else(hub: HubFixture,
         assert status == 403, path
     status, _ = await http_json("GET", hub.url + "/api/v1/dash/camera-token", cookies=cookies)
     assert status == 200
+
+
+async def test_power_page_shows_the_ups_mains_and_generator_of_a_power_node(hub: HubFixture, node_factory,
+                                                                           browser_page) -> None:
+    page = browser_page
+    tech = add_account(hub.state, "petro", "technician")
+    power = await node_factory("power-2", hub.url, hub.code(role="power"), roles=["power"],
+                               extra='[roles.power]\nnut_server = false\n[roles.power.ups]\ndriver = "q1"\n'
+                                     'url = "sim"\nbattery_cells = 12\nruntime_full_load_s = 900\n')
+    await wait_until(lambda: hub.query("SELECT 1 FROM nodes WHERE json_extract(health, '$.roles.power.ups.charge')"
+                                       " IS NOT NULL"), timeout=20, what="the UPS charge in a heartbeat")
+    await login(page, hub.url, tech)
+    await page.wait_for_selector("#password")
+    await page.fill("#password input[name=old]", tech.password)
+    await page.fill("#password input[name=new]", NEW_PASSWORD)
+    await page.click("#password button[type=submit]")
+    await page.wait_for_selector("#nav-power")
+    await page.click("#nav-power")
+    await page.wait_for_selector("section[data-power='power-2']")
+    text = await page.inner_text("section[data-power='power-2']")
+    assert "Мережа" in text and "ДБЖ" in text and "Заряд" in text and "оцінка" in text
+    assert await page.locator("section[data-power='power-2'] svg.chart").count() == 2
+    await page.screenshot(path=str(ARTIFACTS / "dashboard-power.png"), full_page=True)
+    assert power.identity.id

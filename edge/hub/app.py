@@ -284,7 +284,7 @@ class Hub:
             conn.execute(
                 "UPDATE nodes SET online = 1, last_seen = ?, last_seen_ts = ?, health = ?, version = ?,"
                 " clock_offset_s = ?, address = ?, port = COALESCE(?, port) WHERE node_id = ?",
-                (iso_utc(now), now, json.dumps(health, ensure_ascii=False)[:8192], version, offset,
+                (iso_utc(now), now, _health_text(health), version, offset,
                  request.remote, port, node_id),
             )
             alerts.clear_alert(conn, f"node-offline:{node_id}")
@@ -493,3 +493,10 @@ async def run_hub(config: HubConfig) -> None:
     hub = Hub(config)
     await run_until_signal(hub.start, hub.stop)
 
+
+def _health_text(health: dict[str, Any]) -> str:
+    """A node's health as stored: whole JSON, or without the roles' part when it is too large."""
+    text = json.dumps(health, ensure_ascii=False, default=str)
+    if len(text) > 64 * 1024:
+        text = json.dumps({k: v for k, v in health.items() if k != "roles"}, ensure_ascii=False, default=str)
+    return text[: 64 * 1024] if len(text) <= 64 * 1024 else "{}"

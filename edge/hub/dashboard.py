@@ -32,7 +32,7 @@ COOKIE = "hromada_session"
 Handler = Callable[[web.Request, auth.Session], Awaitable[web.StreamResponse]]
 
 # Which live topics a permission may hear about.
-TOPICS = {"view": {"nodes", "alerts", "events", "enrollment"}, "cameras": {"cameras"}}
+TOPICS = {"view": {"nodes", "alerts", "events", "enrollment", "power"}, "cameras": {"cameras"}}
 
 
 class LoginThrottle:
@@ -76,6 +76,7 @@ class Dashboard:
         r.add_post("/api/v1/dash/nodes/{node_id}/{action:approve|reject|revoke}", self.guard("enroll", self.decide))
         r.add_post("/api/v1/dash/tokens", self.guard("enroll", self.make_token))
         r.add_get("/api/v1/dash/events", self.guard("view", self.events))
+        r.add_get("/api/v1/dash/power", self.guard("view", self.power))
         r.add_get("/api/v1/dash/camera-token", self.guard("cameras", self.camera_token))
         r.add_get("/api/v1/dash/cameras", self.guard("cameras", self.cameras))
         r.add_get("/api/v1/dash/stream", self.guard(None, self.stream))
@@ -223,6 +224,21 @@ class Dashboard:
         limit = min(int(request.query.get("limit", "100") or 100), 2000)
         return json_response({"events": await self.hub.store.run(lambda db: _events(db.conn, None, kind, limit))})
 
+    async def power(self, request: web.Request, sess: auth.Session) -> web.Response:
+        """Per power node: its state from the last heartbeat and 24 h / 7 d series from its readings."""
+        def read(db: Any) -> dict[str, Any]:
+            out = []
+            for n in registry.list_nodes(db.conn, "approved"):
+                if "power" not in n["roles"]:
+                    continue
+                series = {name: _power_series(db.conn, n["node_id"], span, bucket)
+                          for name, span, bucket in (("24h", 86_400, 900), ("7d", 7 * 86_400, 7200))}
+                out.append({"node_id": n["node_id"], "name": n["name"], "site": n["site"], "online": n["online"],
+                            "last_seen": n["last_seen"],
+                            "power": ((n["health"] or {}).get("roles") or {}).get("power"), "series": series})
+            return {"nodes": out, "events": _events(db.conn, None, "power.event", 50)}
+        return json_response(await self.hub.store.run(read))
+
     async def cameras(self, request: web.Request, sess: auth.Session) -> web.Response:
         def read(db: Any) -> dict[str, Any]:
             nodes = [n for n in registry.list_nodes(db.conn, "approved") if "camera" in n["roles"]]
@@ -321,3 +337,15 @@ def _events(conn: Any, node_id: str | None, kind_prefix: str | None, limit: int)
     rows = conn.execute(sql + " ORDER BY e.id DESC LIMIT ?", (*args, limit)).fetchall()
     return [{"id": r[0], "node_id": r[1], "node": r[2], "kind": r[3], "priority": r[4], "created_at": r[5],
              "payload": json.loads(r[6])} for r in rows]
+
+
+def _power_series(conn: Any, node_id: str, span_s: int, bucket_s: int) -> list[dict[str, Any]]:
+    """Averages per bucket of a power node's readings: battery charge, mains present, generator running."""
+    since = iso_utc(time.time() - span_s)
+    rows = conn.execute(
+        "SELECT CAST(strftime('%s', created_at) AS INTEGER) / ? AS b,"
+        " avg(json_extract(payload, '$.\"battery.charge\"')), avg(json_extract(payload, '$.mains')),"
+        " avg(json_extract(payload, '$.gen_running')) FROM events"
+        " WHERE node_id = ? AND kind = 'power.reading' AND created_at >= ? GROUP BY b ORDER BY b",
+        (bucket_s, node_id, since)).fetchall()
+    return [{"t": b * bucket_s, "charge": c, "mains": m, "gen": g} for b, c, m, g in rows]
