@@ -17,6 +17,7 @@ bench: $(STAMP)
 	$(PY) bench/ingest.py
 	$(PY) bench/voting.py
 	$(PY) bench/power.py
+	$(PY) bench/cnap_queue.py
 
 install: $(STAMP)
 

@@ -28,6 +28,8 @@ ROLE_FACTORIES: dict[str, str] = {
     "hall": "voting.service:create",
     "hall-display": "voting.display:create",
     "console": "voting.console:create",
+    "queue": "kiosk.queue_service:create",
+    "queue-display": "kiosk.calling:create",
     "power": "power.service:create",
 }
 
@@ -45,6 +47,8 @@ ROLE_SETTINGS: dict[str, str] = {
     "[roles.console]": "voting.console:ConsoleSection",
     "[[roles.console.seats]]": "voting.console:SeatSection",
     "card_reader = {…} (in [roles.console] or a seat)": "voting.console:CardReaderSection",
+    "[roles.queue]": "kiosk.queue_config:QueueSettings",
+    "[roles.queue-display]": "kiosk.calling:CallingSettings",
     "[roles.power]": "power.settings:PowerSection",
     "[roles.power.ups]": "power.settings:UpsSection",
     "[roles.power.mains]": "power.settings:MainsSection",

@@ -25,6 +25,11 @@ class Issuing(QueueCore):
     def booking(self, code: str) -> Booking:
         return self._booking(_normal_code(code))
 
+    def bookings(self) -> list[tuple[Booking, str | None]]:
+        """Every booking the queue holds, by slot time, with the ticket its check-in got (or None)."""
+        items = sorted(self._s.bookings.values(), key=lambda b: (b.slot_start, b.code))
+        return [(b, self._s.used_bookings.get(b.code)) for b in items]
+
     def issue_walk_in(self, service_id: str, now: datetime) -> Ticket:
         """A ticket in the general line, numbered in the group's walk-in range."""
         now = utc_ms(now)

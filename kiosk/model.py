@@ -19,6 +19,7 @@ day and hourly statistics use the configured time zone.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
@@ -70,14 +71,23 @@ class Queue(Issuing, Operators):
     ) -> Queue:
         """The queue rebuilt from its stored log (events or their ``to_dict()`` forms)."""
         queue = cls(config)
-        for item in events:
-            e = item if isinstance(item, Event) else Event.from_dict(item)
-            if queue._s.day is None and not isinstance(e, ev.DayOpened):
-                raise ValueError("an event log must start with day_opened")
-            queue._s.apply(e)
-            queue.events.append(e)
+        queue.follow(events)
         queue.journal = journal
         return queue
+
+    def follow(self, events: Iterable[Event | dict[str, Any]]) -> None:
+        """Apply events accepted before and already stored, without the journal.
+
+        For the log after a :meth:`to_dict` snapshot, and for a mirror that
+        shows only what has been committed while newer decisions are on their
+        way to disk.
+        """
+        for item in events:
+            e = item if isinstance(item, Event) else Event.from_dict(item)
+            if self._s.day is None and not isinstance(e, ev.DayOpened):
+                raise ValueError("an event log must start with day_opened")
+            self._s.apply(e)
+            self.events.append(e)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready snapshot of the state (the event log is not included)."""
@@ -98,14 +108,19 @@ class Queue(Issuing, Operators):
         """The last calls of the day, newest first, for the calling screen."""
         return list(reversed(self._s.calls))
 
-    def waiting(self, now: datetime, window: int | None = None) -> list[Ticket]:
-        """Waiting tickets in call order; only those ``window`` may call, if given."""
+    def waiting(self, now: datetime, window: int | None = None, limit: int | None = None) -> list[Ticket]:
+        """Waiting tickets in call order; only those ``window`` may call, if given; the first ``limit``, if given."""
         now = utc_ms(now)
         if window is not None:
             self.config.check_window(window)
-        return call_order(
-            (t for t in self._waiting() if window is None or self._may_call(window, t)), now
-        )
+        line = (t for t in self._waiting() if window is None or self._may_call(window, t))
+        if limit is not None:  # an operator's page shows the head of a long line: no need to sort it all
+            return heapq.nsmallest(limit, line, key=lambda t: order_key(t, now))
+        return call_order(line, now)
+
+    def count_waiting(self, window: int | None = None) -> int:
+        """How many tickets wait (that ``window`` may call, if given)."""
+        return sum(1 for t in self._waiting() if window is None or self._may_call(window, t))
 
     def estimate(self, ticket_id: str, now: datetime) -> WaitEstimate:
         """People ahead of a waiting ticket and the expected wait."""
@@ -137,9 +152,12 @@ class Queue(Issuing, Operators):
         # ticket; with none open, against all that ever could.
         windows = open_now or could_call
         key = order_key(t, now)
+        # "Some of these windows may call u", without asking each window for each ticket.
+        provided = {s.id for s in self.config.services if not s.windows.isdisjoint(windows)}
         ahead = [
             u.service_id for u in self._waiting()
-            if u.id != t.id and order_key(u, now) < key and any(self._may_call(n, u) for n in windows)
+            if u.id != t.id and order_key(u, now) < key
+            and (u.target_window in windows if u.target_window is not None else u.service_id in provided)
         ]  # fmt: skip
         busy = [
             self._s.tickets[tid].service_id

@@ -88,6 +88,14 @@ def minimal_role_settings(roles: list[str], where: Path) -> str:
                    "led_utrymavsia = 10\nled_status = 11")
     if "hall-display" in roles:
         out.append('[roles.hall-display]\nhall_url = "http://127.0.0.1:9"\nfullscreen = false\nwidth = 640\nheight = 360')
+    if "queue" in roles:
+        from kiosk.queue_demo import write_catalogue
+
+        catalogue = write_catalogue(where / "catalogue.toml")
+        out.append(f'[roles.queue]\ncatalogue_file = "{catalogue}"')
+    if "queue-display" in roles:
+        out.append('[roles.queue-display]\nqueue_url = "http://127.0.0.1:9"\nfullscreen = false\nwidth = 640\n'
+                   'height = 360\naudio = "off"')
     if "power" in roles:
         # The simulated UPS on a pty, on line: no alerts; no NUT server (one port per machine).
         out.append('[roles.power]\nnut_server = false\n[roles.power.ups]\ndriver = "q1"\nurl = "sim"')
