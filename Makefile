@@ -18,6 +18,7 @@ bench: $(STAMP)
 	$(PY) bench/voting.py
 	$(PY) bench/power.py
 	$(PY) bench/cnap_queue.py
+	$(PY) bench/cameras.py
 
 install: $(STAMP)
 

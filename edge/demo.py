@@ -43,12 +43,11 @@ class DemoNode:
 # Roles whose demo boards come with simulated hardware, by the module that makes them.
 # Each module has demo_nodes(state) -> [DemoNode] and may have
 # demo_links(state, hub_nodes) -> [(Ukrainian / English label, where)].
-DEMO_PROVIDERS = ("voting.demo", "kiosk.queue_demo", "power.demo")
+DEMO_PROVIDERS = ("voting.demo", "kiosk.queue_demo", "power.demo", "cameras.demo")
 
 # Roles not built yet run as plain nodes; they move into providers as they land.
 PLAIN_NODES: tuple[DemoNode, ...] = (
     DemoNode("cnap-kiosk", "cnap", ("kiosk",)),
-    DemoNode("cameras", "bezpechna", ("camera",)),
 )
 
 

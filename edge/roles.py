@@ -31,6 +31,7 @@ ROLE_FACTORIES: dict[str, str] = {
     "queue": "kiosk.queue_service:create",
     "queue-display": "kiosk.calling:create",
     "power": "power.service:create",
+    "camera": "cameras.relay:create",
 }
 
 
@@ -56,6 +57,8 @@ ROLE_SETTINGS: dict[str, str] = {
     "[roles.power.policy]": "power.settings:PolicySection",
     "[roles.power.shutdown]": "power.settings:ShutdownSection",
     "[[roles.power.shutdown.steps]]": "power.settings:ShutdownStepSection",
+    "[roles.camera]": "cameras.settings:CameraRoleSection",
+    "[[roles.camera.cameras]]": "cameras.settings:CameraSection",
 }
 
 

@@ -96,6 +96,10 @@ def minimal_role_settings(roles: list[str], where: Path) -> str:
     if "queue-display" in roles:
         out.append('[roles.queue-display]\nqueue_url = "http://127.0.0.1:9"\nfullscreen = false\nwidth = 640\n'
                    'height = 360\naudio = "off"')
+    if "camera" in roles:
+        # One camera that is not there: the relay keeps retrying it, quietly, as it would in the field.
+        out.append('[roles.camera]\n[[roles.camera.cameras]]\nid = "cam1"\nname = "Камера 1"\n'
+                   'url = "http://127.0.0.1:9/video.mjpg"')
     if "power" in roles:
         # The simulated UPS on a pty, on line: no alerts; no NUT server (one port per machine).
         out.append('[roles.power]\nnut_server = false\n[roles.power.ups]\ndriver = "q1"\nurl = "sim"')

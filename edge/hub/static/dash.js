@@ -166,12 +166,16 @@ const PAGES = {
     const d = await api("/api/v1/dash/cameras");
     const t = await api("/api/v1/dash/camera-token");
     const cards = [];
+    const VERDICTS = { ok: ["Гаразд", "ok"], offline: ["Не на зв'язку", "offline"], stalled: ["Завмирає", "stalled"], low_fps: ["Мало кадрів", "low fps"],
+      black: ["Чорний кадр", "black"], overexposed: ["Засвічено", "overexposed"], frozen: ["Застиг", "frozen"], blurred: ["Розмито", "blurred"], moved: ["Зсунуто", "moved"] };
     for (const relay of d.relays) {
-      const cams = (relay.health && relay.health.cameras) || {};
-      for (const [id, c] of Object.entries(cams)) {
-        cards.push(el("section", { "data-camera": id }, el("h2", {}, c.name || id, " ", badge(c.verdict === "ok" ? "online" : "offline", c.verdict || "?", "")),
-          relay.url ? el("img", { alt: `Знімок камери ${c.name || id} / snapshot`, src: `${relay.url}/cameras/${id}/snapshot.jpg?token=${encodeURIComponent(t.token)}` }) : null,
-          relay.url ? el("a", { href: `${relay.url}/cameras/${id}/preview.mjpeg?token=${encodeURIComponent(t.token)}`, target: "_blank" }, ...bi("Перегляд наживо", "Live view")) : null));
+      for (const c of ((relay.health && relay.health.list) || [])) {
+        const [uk, en] = VERDICTS[c.verdict] || [c.verdict, ""];
+        const q = `?token=${encodeURIComponent(t.token)}`;
+        cards.push(el("section", { "data-camera": c.id, "data-verdict": c.verdict }, el("h2", {}, c.name || c.id, " ", badge(c.verdict === "ok" ? "online" : "offline", uk, en)),
+          el("p", { class: "en" }, `${c.location || ""} · ${relay.name}`),
+          relay.url ? el("img", { alt: `Знімок: ${c.name || c.id} / snapshot`, src: `${relay.url}/cameras/${c.id}/snapshot.jpg${q}&t=${Date.now()}` }) : null,
+          relay.url ? el("a", { href: `${relay.url}/cameras/${c.id}/preview.mjpeg${q}`, target: "_blank", rel: "noopener" }, ...bi("Перегляд наживо", "Live view")) : null));
       }
     }
     page(el("section", {}, el("h2", {}, ...bi("Камери", "Cameras")), cards.length ? el("div", { class: "grid" }, ...cards) : el("p", {}, ...bi("Камер ще немає.", "No cameras yet."))),

@@ -1,0 +1,278 @@
+"""The camera relay (role ``camera``): workers, health alerts to the hub, figures, routes.
+
+One `CameraSupervisor` (a worker process) and one `CameraMonitor` per
+camera. Verdict changes become hub alerts keyed ``camera:<id>:<verdict>``,
+written to the outbox in the same transaction that records them as raised
+here, so that after a restart the relay knows which alerts the hub holds
+open and clears those that no longer hold (see `_reconcile`). The learned
+scene of each camera is kept too, so a camera moved while the relay was
+down is judged against its old view, not learned as the new normal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import time
+from typing import Any
+
+import numpy as np
+
+from cameras.health import HealthEvent, SceneBaseline, Verdict
+from cameras.monitor import CameraMonitor
+from cameras.settings import CameraRoleConfig, parse_camera_config
+from cameras.supervisor import CameraSupervisor
+from cameras.verdict import Change, TEXTS
+from edge.node import RoleContext
+from edge.outbox import Priority, enqueue
+
+log = logging.getLogger("hromada.camera")
+
+MIGRATIONS = {"camera": [
+    """
+    CREATE TABLE camera_alerts (
+        camera_id TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        raised_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        PRIMARY KEY (camera_id, verdict)
+    );
+    CREATE TABLE camera_baselines (
+        camera_id TEXT PRIMARY KEY,
+        sharpness REAL NOT NULL,
+        height INTEGER NOT NULL,
+        width INTEGER NOT NULL,
+        signature BLOB NOT NULL,
+        saved_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+    );
+    """
+]}
+
+#: Verdicts that leave technicians blind or misled: critical; the rest: warning.
+CRITICAL = frozenset({Verdict.OFFLINE, Verdict.BLACK, Verdict.FROZEN, Verdict.MOVED})
+BASELINE_SAVE_EVERY_S = 600.0
+
+
+def alert_payload(camera: CameraMonitor, verdict: Verdict, change: Change, value: float | None) -> dict[str, Any]:
+    """The hub alert for one verdict change of one camera (Ukrainian first)."""
+    text_uk, text_en = TEXTS[(verdict, change)]
+    where = f" ({camera.section.location})" if camera.section.location else ""
+    return {
+        "key": f"camera:{camera.id}:{verdict}", "state": "raised" if change is Change.RAISED else "cleared",
+        "severity": "critical" if verdict in CRITICAL else "warning",
+        "message": f"Камера «{camera.section.name}»{where}: {text_uk}",
+        "message_en": f"Camera '{camera.section.name}'{where}: {text_en}",
+        "camera": camera.id, "verdict": str(verdict), "value": value,
+    }
+
+
+class CameraRelay:
+    """The `camera` role of a node."""
+
+    name = "camera"
+
+    def __init__(self, ctx: RoleContext, config: CameraRoleConfig) -> None:
+        self.ctx = ctx
+        self.config = config
+        self.settings = config.settings
+        self.monitors: dict[str, CameraMonitor] = {}
+        self.supervisors: dict[str, CameraSupervisor] = {}
+        self.reported: set[tuple[str, str]] = set()  # (camera, verdict) raised at the hub
+        self.started_at = time.monotonic()
+        self._baselines_saved: dict[str, tuple[float, SceneBaseline | None]] = {}
+        self._events: asyncio.Queue[tuple[CameraMonitor, HealthEvent]] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.scenario: Any = None
+        self._register_metrics()
+        from cameras.api import CameraApi
+
+        self.api = CameraApi(self)
+        self.api.add_routes(ctx.app)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.ctx.store.migrate(MIGRATIONS)
+        reported, baselines = await self.ctx.store.run(self._load)
+        self.reported = reported
+        sources = list(self.config.cameras)
+        if self.settings.scenario == "demo":
+            from cameras.scenario import DemoScenario
+
+            self.scenario = DemoScenario(self.ctx.config.state_dir / "camera-sims")
+            sources = await self.scenario.start(sources)
+        for source in sources:
+            monitor = CameraMonitor(source.section, self.settings, self.config.health, self._on_events,
+                                    baselines.get(source.id))
+            self.monitors[source.id] = monitor
+            self._baselines_saved[source.id] = (time.monotonic(), monitor.health.baseline)
+            self.supervisors[source.id] = CameraSupervisor(source, self.settings, monitor)
+        for supervisor in self.supervisors.values():
+            supervisor.start()
+        self._tasks = [asyncio.create_task(self._tick(), name="camera-tick"),
+                       asyncio.create_task(self._send_events(), name="camera-alerts"),
+                       asyncio.create_task(self._reconcile(), name="camera-reconcile")]
+        if self.scenario is not None:
+            self._tasks.append(asyncio.create_task(self.scenario.run(), name="camera-scenario"))
+        log.info("camera relay: %d cameras: %s", len(sources), ", ".join(f"{s.id} ({s.public_url})" for s in sources))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await asyncio.gather(*(s.stop() for s in self.supervisors.values()), return_exceptions=True)
+        for monitor in self.monitors.values():
+            monitor.stream.close()
+            monitor.preview.close()
+        if self.scenario is not None:
+            await self.scenario.stop()
+
+    def health(self) -> dict[str, Any]:
+        now = time.monotonic()
+        return {"cameras": len(self.monitors), "up": sum(m.is_up(now) for m in self.monitors.values()),
+                "verdicts": {cid: str(m.health.verdict) for cid, m in self.monitors.items()},
+                "list": [{"id": cid, "name": m.section.name, "location": m.section.location,
+                          "verdict": str(m.health.verdict), "up": m.is_up(now)} for cid, m in self.monitors.items()]}
+
+    # -- alerts -------------------------------------------------------------------------------
+
+    def _on_events(self, monitor: CameraMonitor, events: list[HealthEvent]) -> None:
+        for event in events:
+            log.info("camera %s: %s %s (%s)", monitor.id, event.verdict, event.change, event.text_en)
+            self._events.put_nowait((monitor, event))
+
+    async def _send_events(self) -> None:
+        while True:
+            monitor, event = await self._events.get()
+            await self._report(monitor, event.verdict, event.change, event.value)
+
+    async def _report(self, monitor: CameraMonitor, verdict: Verdict, change: Change, value: float | None) -> None:
+        payload = alert_payload(monitor, verdict, change, value)
+        key = (monitor.id, str(verdict))
+
+        def write(conn: sqlite3.Connection) -> None:
+            # The alert and our record of it commit together (durable first).
+            enqueue(conn, "alert", payload, Priority.EVENT)
+            if change is Change.RAISED:
+                conn.execute("INSERT OR IGNORE INTO camera_alerts (camera_id, verdict) VALUES (?, ?)", key)
+            else:
+                conn.execute("DELETE FROM camera_alerts WHERE camera_id = ? AND verdict = ?", key)
+
+        await self.ctx.store.write(write)
+        self.ctx.outbox.wake()
+        if change is Change.RAISED:
+            self.reported.add(key)
+        else:
+            self.reported.discard(key)
+
+    async def _reconcile(self) -> None:
+        """Clear alerts raised before a restart that did not come back within `reconcile_after_s`."""
+        await asyncio.sleep(self.settings.reconcile_after_s)
+        for camera_id, verdict in sorted(self.reported):
+            monitor = self.monitors.get(camera_id)
+            try:
+                v = Verdict(verdict)
+            except ValueError:
+                v = None
+            if monitor is None or v is None:
+                await self.ctx.store.write(lambda conn, k=(camera_id, verdict): conn.execute(
+                    "DELETE FROM camera_alerts WHERE camera_id = ? AND verdict = ?", k))
+                self.reported.discard((camera_id, verdict))
+                continue
+            if v not in monitor.health.active:
+                log.info("camera %s: %s was raised before the restart and no longer holds: cleared", camera_id, v)
+                await self._report(monitor, v, Change.CLEARED, None)
+
+    # -- every second --------------------------------------------------------------------------
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            for monitor in self.monitors.values():
+                try:
+                    monitor.tick(now)
+                except Exception:  # noqa: BLE001 - one camera's bug must not stop the others' checks
+                    log.exception("camera %s: health check failed", monitor.id)
+                await self._save_baseline(monitor, now)
+
+    async def _save_baseline(self, monitor: CameraMonitor, now: float) -> None:
+        saved_at, saved = self._baselines_saved[monitor.id]
+        current = monitor.health.baseline
+        if current is None or current is saved or (saved is not None and now - saved_at < BASELINE_SAVE_EVERY_S):
+            return
+        self._baselines_saved[monitor.id] = (now, current)
+        h, w = current.signature.shape
+        row = (monitor.id, current.sharpness, h, w, current.signature.astype(np.float32).tobytes())
+        await self.ctx.store.write(lambda conn: conn.execute(
+            "INSERT OR REPLACE INTO camera_baselines (camera_id, sharpness, height, width, signature)"
+            " VALUES (?, ?, ?, ?, ?)", row))
+
+    @staticmethod
+    def _load(db: Any) -> tuple[set[tuple[str, str]], dict[str, SceneBaseline]]:
+        conn = db.conn
+        reported = {(r[0], r[1]) for r in conn.execute("SELECT camera_id, verdict FROM camera_alerts")}
+        baselines = {}
+        for cid, sharpness, h, w, blob in conn.execute(
+                "SELECT camera_id, sharpness, height, width, signature FROM camera_baselines"):
+            signature = np.frombuffer(blob, np.float32).reshape(h, w).copy()
+            signature.flags.writeable = False
+            baselines[cid] = SceneBaseline(float(sharpness), signature)
+        return reported, baselines
+
+    # -- metrics -----------------------------------------------------------------------------------
+
+    def _register_metrics(self) -> None:
+        def collect() -> list[tuple[str, str, str, list[tuple[dict[str, str], float]]]]:
+            now = time.monotonic()
+            up, age, fps, bitrate, reconnects, restarts, stalls, verdicts = ([] for _ in range(8))
+            viewers, drops, judged = [], [], []
+            for cid, m in self.monitors.items():
+                label = {"camera": cid}
+                measures = m.health.stream(now, connected=m.connected)
+                sup = self.supervisors.get(cid)
+                up.append((label, 1.0 if m.is_up(now) else 0.0))
+                age.append((label, measures.last_packet_age_s))
+                if measures.fps is not None:
+                    fps.append((label, measures.fps))
+                bitrate.append((label, m.bitrate(now)))
+                reconnects.append((label, m.reconnects))
+                restarts.append((label, sup.restarts if sup else 0))
+                stalls.append((label, measures.stalls))
+                active, overall = m.health.active, m.health.verdict
+                for v in Verdict:
+                    on = (v is Verdict.OK and overall is Verdict.OK) or v in active
+                    verdicts.append(({"camera": cid, "verdict": str(v)}, 1.0 if on else 0.0))
+                viewers += [({"camera": cid, "feed": "stream"}, len(m.stream)),
+                            ({"camera": cid, "feed": "preview"}, len(m.preview))]
+                drops.append((label, m.stream.dropped() + m.preview.dropped()))
+                judged.append((label, m.keyframes))
+            return [
+                ("hromada_camera_up", "gauge", "1 while the camera delivers packets and is not judged offline.", up),
+                ("hromada_camera_last_packet_age_seconds", "gauge", "Seconds since the camera's last video packet.",
+                 age),
+                ("hromada_camera_fps", "gauge", "Video packets per second over the last 10 s.", fps),
+                ("hromada_camera_bitrate_bits_per_second", "gauge", "Video bit rate over the last 10 s.", bitrate),
+                ("hromada_camera_reconnects_total", "counter", "Connection attempts after the first.", reconnects),
+                ("hromada_camera_worker_restarts_total", "counter",
+                 "Worker processes killed by the watchdog because they hung.", restarts),
+                ("hromada_camera_stalls", "gauge", "Stream stalls within the last hour.", stalls),
+                ("hromada_camera_verdict", "gauge", "1 for each raised verdict (and for ok when none is).", verdicts),
+                ("hromada_camera_viewers", "gauge", "Viewers of the relayed stream and of the preview.", viewers),
+                ("hromada_camera_viewer_drops_total", "counter",
+                 "Chunks or pictures skipped for viewers that could not keep up.", drops),
+                ("hromada_camera_pictures_judged_total", "counter", "Decoded pictures judged by the health checks.",
+                 judged),
+            ]
+
+        self.ctx.metrics.collector(collect)
+
+
+async def create(ctx: RoleContext) -> CameraRelay:
+    """The `camera` role's factory."""
+    config = parse_camera_config(ctx.role_config, ctx.config.path)
+    return CameraRelay(ctx, config)
+
