@@ -152,9 +152,15 @@ class QueueService:
         q = self.committed
         if q is None:
             return {"day": None}
+        waiting: dict[str, int] = {}
+        for t in q.tickets():
+            if t.state is TicketState.WAITING:
+                waiting[t.service_id] = waiting.get(t.service_id, 0) + 1
         return {"day": q.day.isoformat(), "paused": q.pause is not None,
-                "waiting": sum(t.state is TicketState.WAITING for t in q.tickets()),
-                "windows_open": sum(w.state.value == "open" for w in q.windows())}
+                "waiting": sum(waiting.values()),
+                "windows_open": sum(w.state.value == "open" for w in q.windows()),
+                "services": [{"id": sv.id, "title": sv.title, "waiting": waiting.get(sv.id, 0)}
+                             for sv in self.config.services]}
 
     # --- the writer: group commit -------------------------------------------------------------
 

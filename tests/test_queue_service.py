@@ -354,3 +354,35 @@ async def test_a_change_the_disk_refuses_is_answered_503_and_the_queue_goes_on_u
     monkeypatch.setattr(queue_journal, "append", stored)
     assert await cnap.state() == before and cnap.journal_rows() == rows
     assert (await cnap.act(1, "call-next"))["ticket"]["label"] == "А001"
+
+
+async def test_the_dashboard_shows_who_waits_per_service_todays_times_and_the_loyalty_index(
+        hub: HubFixture, cnap: Cnap) -> None:
+    from tests.dash_fixtures import add_account, logged_in
+
+    await cnap.act(1, "open")
+    served = await cnap.issue("id-card")
+    await cnap.issue("id-card")
+    await cnap.serve(1)
+    status, _ = await http_json("POST", f"{cnap.url}/queue/api/ticket/{served['day']}/{served['label']}/rating",
+                                json={"grade": "чудово", "loyalty": 10})
+    assert status == 200
+    await wait_until(lambda: hub.query("SELECT 1 FROM events WHERE kind = 'queue.rating'"), timeout=15,
+                     what="the rating at the hub")
+    local = datetime.now(KYIV)
+    await cnap.node.roles[0].calendar.send_hour(local.date(), local.hour)  # type: ignore[attr-defined]
+    await wait_until(lambda: hub.query("SELECT 1 FROM events WHERE kind = 'queue.hourly'"), timeout=15,
+                     what="hourly figures")
+    await wait_until(lambda: hub.query("SELECT 1 FROM nodes WHERE json_extract(health, '$.roles.queue.waiting') = 1"),
+                     timeout=15, what="a heartbeat with one waiting")
+    session, _ = await logged_in(hub.url, add_account(hub.state, "oksana", "viewer"))
+    try:
+        async with session.get("/api/v1/dash/queue") as r:
+            data = (await r.json())["queues"][0]
+    finally:
+        await session.close()
+    id_card = next(s for s in data["now"]["services"] if s["id"] == "id-card")
+    assert id_card["waiting"] == 1
+    today = next(s for s in data["today"]["services"] if s["service"] == "id-card")
+    assert today["served"] == 1 and today["mean_service_s"] is not None
+    assert data["loyalty"] == {"answers": 1, "index": 100.0, "days": 30}

@@ -77,6 +77,7 @@ class Dashboard:
         r.add_post("/api/v1/dash/tokens", self.guard("enroll", self.make_token))
         r.add_get("/api/v1/dash/events", self.guard("view", self.events))
         r.add_get("/api/v1/dash/power", self.guard("view", self.power))
+        r.add_get("/api/v1/dash/queue", self.guard("view", self.queue))
         r.add_get("/api/v1/dash/camera-token", self.guard("cameras", self.camera_token))
         r.add_get("/api/v1/dash/cameras", self.guard("cameras", self.cameras))
         r.add_get("/api/v1/dash/stream", self.guard(None, self.stream))
@@ -239,6 +240,20 @@ class Dashboard:
             return {"nodes": out, "events": _events(db.conn, None, "power.event", 50)}
         return json_response(await self.hub.store.run(read))
 
+    async def queue(self, request: web.Request, sess: auth.Session) -> web.Response:
+        """Per ЦНАП: people waiting per service now, today's wait and service times, the loyalty index."""
+        def read(db: Any) -> dict[str, Any]:
+            out = []
+            for n in registry.list_nodes(db.conn, "approved"):
+                if "queue" not in n["roles"]:
+                    continue
+                health = ((n["health"] or {}).get("roles") or {}).get("queue") or {}
+                out.append({"node_id": n["node_id"], "name": n["name"], "site": n["site"], "online": n["online"],
+                            "now": health, "today": _queue_day(db.conn, n["node_id"], health.get("day")),
+                            "loyalty": _loyalty(db.conn, n["node_id"], 30)})
+            return {"queues": out}
+        return json_response(await self.hub.store.run(read))
+
     async def cameras(self, request: web.Request, sess: auth.Session) -> web.Response:
         def read(db: Any) -> dict[str, Any]:
             nodes = [n for n in registry.list_nodes(db.conn, "approved") if "camera" in n["roles"]]
@@ -349,3 +364,45 @@ def _power_series(conn: Any, node_id: str, span_s: int, bucket_s: int) -> list[d
         " WHERE node_id = ? AND kind = 'power.reading' AND created_at >= ? GROUP BY b ORDER BY b",
         (bucket_s, node_id, since)).fetchall()
     return [{"t": b * bucket_s, "charge": c, "mains": m, "gen": g} for b, c, m, g in rows]
+
+
+def _queue_day(conn: Any, node_id: str, day: str | None) -> dict[str, Any]:
+    """A day's figures from the queue's hourly reports (the latest report of each hour counts)."""
+    latest: dict[str, dict[str, Any]] = {}
+    for (payload,) in conn.execute("SELECT payload FROM events WHERE node_id = ? AND kind = 'queue.hourly'"
+                                   " ORDER BY id", (node_id,)):
+        p = json.loads(payload)
+        if day is None or p.get("day") == day:
+            latest[p.get("hour", "")] = p
+    services: dict[str, dict[str, float]] = {}
+    for p in latest.values():
+        for row in p.get("by_service") or []:
+            acc = services.setdefault(row["key"], {"visits": 0, "served": 0, "no_shows": 0, "wait": 0.0,
+                                                   "wait_n": 0, "service": 0.0, "service_n": 0})
+            acc["visits"] += row["visits"]
+            acc["served"] += row["served"]
+            acc["no_shows"] += row["no_shows"]
+            if row.get("mean_wait_s") is not None:
+                acc["wait"] += row["mean_wait_s"] * row["served"]
+                acc["wait_n"] += row["served"]
+            if row.get("mean_service_s") is not None:
+                acc["service"] += row["mean_service_s"] * row["served"]
+                acc["service_n"] += row["served"]
+    return {"day": day, "hours": sorted(latest), "services": [
+        {"service": k, "visits": v["visits"], "served": v["served"], "no_shows": v["no_shows"],
+         "mean_wait_s": round(v["wait"] / v["wait_n"]) if v["wait_n"] else None,
+         "mean_service_s": round(v["service"] / v["service_n"]) if v["service_n"] else None}
+        for k, v in sorted(services.items())]}
+
+
+def _loyalty(conn: Any, node_id: str, days: int) -> dict[str, Any]:
+    """Loyalty index over the last ``days``: % of 9–10 minus % of 0–6 (null with no answers)."""
+    since = iso_utc(time.time() - days * 86_400)
+    answers = [json.loads(p).get("loyalty") for (p,) in conn.execute(
+        "SELECT payload FROM events WHERE node_id = ? AND kind = 'queue.rating' AND created_at >= ?", (node_id, since))]
+    scores = [a for a in answers if isinstance(a, int)]
+    if not scores:
+        return {"answers": 0, "index": None, "days": days}
+    promoters = sum(a >= 9 for a in scores) / len(scores) * 100
+    detractors = sum(a <= 6 for a in scores) / len(scores) * 100
+    return {"answers": len(scores), "index": round(promoters - detractors, 1), "days": days}

@@ -190,10 +190,18 @@ const PAGES = {
         el("td", {}, el("a", { href: s.sitting["motions.csv"] }, "motions.csv"), " · ", el("a", { href: s.sitting["votings.csv"] }, "votings.csv"))))))));
   },
   async queue() {
-    const d = await api("/api/v1/dash/events?kind=queue.&limit=200");
-    page(el("section", {}, el("h2", {}, ...bi("ЦНАП", "Service centre queue")),
-      d.events.length ? el("table", {}, el("tbody", {}, ...d.events.slice(0, 50).map(e => el("tr", {}, el("td", {}, e.created_at), el("td", {}, e.node), el("td", {}, e.kind), el("td", {}, JSON.stringify(e.payload))))))
-        : el("p", {}, ...bi("Ще немає даних від черги.", "No data from the queue yet."))));
+    const d = await api("/api/v1/dash/queue");
+    const mins = v => v === null || v === undefined ? "—" : `${Math.round(v / 60)} хв`;
+    page(...(d.queues.length ? d.queues.map(q => {
+      const now = q.now || {}; const l = q.loyalty || {};
+      return el("section", { "data-queue": q.name }, el("h2", {}, `${q.name} · ${q.site}`, " ",
+          badge(q.online ? "online" : "offline", ...STATE[q.online ? "online" : "offline"]), now.paused ? badge("warning", "Призупинено", "paused") : null),
+        el("p", {}, `Чекають зараз: ${now.waiting ?? "—"} · відкритих вікон: ${now.windows_open ?? "—"} · індекс лояльності (${l.days} днів): ${l.index ?? "—"} (${l.answers} відповідей)`,
+          el("br"), el("span", { class: "en" }, `Waiting now · open windows · loyalty index`)),
+        el("table", { class: "queue-services" }, el("thead", {}, el("tr", {}, ...["Послуга|Service", "Чекають|Waiting", "Відвідувачів сьогодні|Visits today", "Обслужено|Served", "Не з'явились|No-shows", "Сер. очікування|Mean wait", "Сер. обслуговування|Mean service"].map(h => { const [a, b] = h.split("|"); return el("th", {}, a, " ", el("span", { class: "en" }, b)); }))),
+          el("tbody", {}, ...(now.services || []).map(sv => { const t = (q.today.services || []).find(x => x.service === sv.id) || {};
+            return el("tr", { "data-service": sv.id }, el("td", {}, sv.title), el("td", {}, sv.waiting), el("td", {}, t.visits ?? 0), el("td", {}, t.served ?? 0), el("td", {}, t.no_shows ?? 0), el("td", {}, mins(t.mean_wait_s)), el("td", {}, mins(t.mean_service_s))); }))));
+    }) : [el("section", {}, el("p", {}, ...bi("Ще немає даних від черги.", "No data from the queue yet.")))]));
   },
   async alerts() {
     const state = new URLSearchParams(location.hash.split("?")[1] || "").get("state") || "open";
