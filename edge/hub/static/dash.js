@@ -210,10 +210,17 @@ const PAGES = {
     }) : [el("section", {}, el("p", {}, ...bi("Ще немає даних від черги.", "No data from the queue yet.")))]));
   },
   async alerts() {
-    const state = new URLSearchParams(location.hash.split("?")[1] || "").get("state") || "open";
-    const d = await api(`/api/v1/alerts?state=${state}`);
+    const params = new URLSearchParams(location.hash.split("?")[1] || "");
+    const state = params.get("state") || "open", severity = params.get("severity") || "", site = params.get("site") || "";
+    const d = await api(`/api/v1/alerts?state=${state}&severity=${severity}&site=${encodeURIComponent(site)}`);
+    const go = (k, v) => { params.set(k, v); location.hash = "#/alerts?" + params.toString(); };
+    const select = (name, value, options) => { const s = el("select", { "aria-label": name, name }, ...options.map(([v, t]) => el("option", { value: v }, t)));
+      s.value = value; s.addEventListener("change", () => go(name, s.value)); return s; };
     page(el("section", {}, el("h2", {}, ...bi("Тривоги", "Alerts")),
-      el("p", {}, ...["open|відкриті", "closed|закриті", "all|усі"].map(x => { const [v, uk] = x.split("|"); return el("a", { href: `#/alerts?state=${v}`, class: v === state ? "active" : "" }, uk + " "); })),
+      el("p", { class: "filters" },
+        select("state", state, [["open", "відкриті · open"], ["closed", "закриті · closed"], ["all", "усі · all"]]), " ",
+        select("severity", severity, [["", "будь-яка важливість · any severity"], ["critical", "критичні"], ["warning", "попередження"], ["info", "інформація"]]), " ",
+        el("input", { name: "site", placeholder: "майданчик · site", value: site, onchange: (e) => go("site", e.target.value) })),
       alertsTable(d.alerts, true)));
   },
   async enrollment() {
