@@ -43,12 +43,10 @@ class DemoNode:
 # Roles whose demo boards come with simulated hardware, by the module that makes them.
 # Each module has demo_nodes(state) -> [DemoNode] and may have
 # demo_links(state, hub_nodes) -> [(Ukrainian / English label, where)].
-DEMO_PROVIDERS = ("voting.demo", "kiosk.queue_demo", "power.demo", "cameras.demo")
+DEMO_PROVIDERS = ("voting.demo", "kiosk.queue_demo", "kiosk.kiosk_demo", "power.demo", "cameras.demo")
 
-# Roles not built yet run as plain nodes; they move into providers as they land.
-PLAIN_NODES: tuple[DemoNode, ...] = (
-    DemoNode("cnap-kiosk", "cnap", ("kiosk",)),
-)
+# Roles not built yet would run as plain nodes here; every role has its demo board now.
+PLAIN_NODES: tuple[DemoNode, ...] = ()
 
 
 def _port_free(port: int) -> bool:

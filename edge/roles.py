@@ -32,6 +32,7 @@ ROLE_FACTORIES: dict[str, str] = {
     "queue-display": "kiosk.calling:create",
     "power": "power.service:create",
     "camera": "cameras.relay:create",
+    "kiosk": "kiosk.kiosk_role:create",
 }
 
 
@@ -50,6 +51,7 @@ ROLE_SETTINGS: dict[str, str] = {
     "card_reader = {…} (in [roles.console] or a seat)": "voting.console:CardReaderSection",
     "[roles.queue]": "kiosk.queue_config:QueueSettings",
     "[roles.queue-display]": "kiosk.calling:CallingSettings",
+    "[roles.kiosk]": "kiosk.kiosk_role:KioskSettings",
     "[roles.power]": "power.settings:PowerSection",
     "[roles.power.ups]": "power.settings:UpsSection",
     "[roles.power.mains]": "power.settings:MainsSection",

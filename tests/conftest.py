@@ -96,6 +96,9 @@ def minimal_role_settings(roles: list[str], where: Path) -> str:
     if "queue-display" in roles:
         out.append('[roles.queue-display]\nqueue_url = "http://127.0.0.1:9"\nfullscreen = false\nwidth = 640\n'
                    'height = 360\naudio = "off"')
+    if "kiosk" in roles:
+        out.append('[roles.kiosk]\nqueue_url = "http://127.0.0.1:9"\nprinter = "sim"\nfullscreen = false\n'
+                   'width = 1280\nheight = 720\npanel_width_mm = 344.0\npanel_height_mm = 194.0\naudio = "off"')
     if "camera" in roles:
         # One camera that is not there: the relay keeps retrying it, quietly, as it would in the field.
         out.append('[roles.camera]\n[[roles.camera.cameras]]\nid = "cam1"\nname = "Камера 1"\n'
