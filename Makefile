@@ -19,6 +19,7 @@ bench: $(STAMP)
 	$(PY) bench/power.py
 	$(PY) bench/cnap_queue.py
 	$(PY) bench/cameras.py
+	$(PY) bench/kiosk.py
 
 install: $(STAMP)
 
