@@ -15,9 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import queue
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,13 +29,11 @@ from kiosk.announcer import Announcer, CallTracker
 from kiosk.calling_screen import Frame, render_frame, screen_state
 from kiosk.protocol import BOARD, SCREEN_PATH
 from kiosk.voice import ClipLibrary, FileOnly, SoundCard, Speaker
-from voting.screen import save_png
-from voting.screen_layout import Layout
+from edge.screen import ScreenThread
 
 log = logging.getLogger("hromada.queue-display")
 
 ROLE = "queue-display"
-HEADLESS_DRIVERS = ("dummy", "offscreen")
 
 
 def _at_least(n: int) -> Callable[[int], str | None]:
@@ -101,104 +96,27 @@ def _shown_key(update: ScreenUpdate) -> tuple[Any, ...]:
             newest.get("at"), bool(board.get("pause")))
 
 
-class CallingScreen(threading.Thread):
-    """The thread that owns pygame: draws each update, keeps the clock ticking, writes PNGs."""
+class CallingScreen(ScreenThread[ScreenUpdate]):
+    """The calling screen's drawing thread (see ``edge.screen``)."""
+
+    caption = "ЦНАП: табло викликів / Calling screen"
 
     def __init__(self, size: tuple[int, int], fullscreen: bool, png_dir: Path | None,
                  clock: Callable[[], float] = time.time) -> None:
-        super().__init__(name="queue-display-screen", daemon=True)
-        self.size, self.fullscreen, self.png_dir, self.clock = size, fullscreen, png_dir, clock
-        self.updates: queue.Queue[ScreenUpdate | None] = queue.Queue()
-        self.window = False
-        self.frames = 0
-        self.pngs = 0
-        self.last_layout: Layout | None = None
-        self.last_drawn = 0.0  # time.monotonic() of the last frame
-        self.last_error = ""
-        self._shown: tuple[Any, ...] | None = None
+        super().__init__("queue-display-screen", size, fullscreen, png_dir, ScreenUpdate(None, False), clock)
 
-    def show(self, update: ScreenUpdate) -> None:
-        self.updates.put_nowait(update)
+    def render(self, update: ScreenUpdate, size: tuple[int, int]) -> Frame:
+        return render_frame(update.board, size, update.connected, datetime.fromtimestamp(self.clock()).strftime("%H:%M"))
 
-    def close(self) -> None:
-        self.updates.put_nowait(None)
+    def key(self, update: ScreenUpdate) -> tuple[Any, ...]:
+        return _shown_key(update)
 
-    def run(self) -> None:
-        import pygame
-
-        display = self._open_display(pygame)
-        current = ScreenUpdate(None, False)
-        try:
-            while True:
-                try:
-                    items = [self.updates.get(timeout=1.0 if display is not None else None)]
-                except queue.Empty:
-                    items = []
-                with contextlib.suppress(queue.Empty):
-                    while True:
-                        items.append(self.updates.get_nowait())
-                if None in items:
-                    return
-                for current in [i for i in items if i is not None][-1:]:
-                    self._draw(pygame, display, current, write_png=True)
-                if display is not None:
-                    pygame.event.get()
-                    if not items:
-                        self._draw(pygame, display, current, write_png=False)
-        finally:
-            with contextlib.suppress(Exception):
-                pygame.display.quit()
-
-    def _open_display(self, pygame: Any) -> Any:
-        if os.environ.get("SDL_VIDEODRIVER", "") in HEADLESS_DRIVERS:
-            return None
-        try:
-            pygame.display.init()
-            window = pygame.display.set_mode(self.size, pygame.FULLSCREEN if self.fullscreen else 0)
-            pygame.display.set_caption("ЦНАП: табло викликів / Calling screen")
-            pygame.mouse.set_visible(not self.fullscreen)
-        except pygame.error as exc:
-            log.warning("no display (%s): running headless", exc)
-            with contextlib.suppress(Exception):
-                pygame.display.quit()
-            return None
-        self.window = True
-        return window
-
-    def _draw(self, pygame: Any, display: Any, update: ScreenUpdate, write_png: bool) -> None:
-        size = display.get_size() if display is not None else self.size
-        try:
-            frame = render_frame(update.board, size, update.connected,
-                                 datetime.fromtimestamp(self.clock()).strftime("%H:%M"))
-        except Exception as exc:  # a frame that cannot be drawn must not end the screen
-            self.last_error = f"render failed: {exc}"
-            log.exception("render failed")
-            return
-        if display is not None:
-            display.blit(frame.surface, (0, 0))
-            pygame.display.flip()
-        drawn = time.monotonic()
-        if write_png and self.png_dir is not None:
-            self._write_pngs(frame, update)
-        self.frames += 1
-        self.last_layout, self.last_drawn = frame.layout, drawn  # published once its PNG is on disk
-
-    def _write_pngs(self, frame: Frame, update: ScreenUpdate) -> None:
-        assert self.png_dir is not None
-        key = _shown_key(update)
-        try:
-            save_png(frame.surface, self.png_dir / "current.png")
-            self.pngs += 1
-            if key != self._shown:
-                stamp = datetime.fromtimestamp(self.clock()).strftime("%Y%m%dT%H%M%S")
-                seq = f"{int((update.board or {}).get('seq') or 0):06d}"
-                name = "-".join(str(p) for p in (stamp, seq, key[0], "paused" if key[4] else "", key[1] or "") if p)
-                save_png(frame.surface, self.png_dir / f"{name}.png")
-                self.pngs += 1
-        except Exception as exc:  # a full disk must not stop the screen
-            self.last_error = f"png: {exc}"
-            log.warning("cannot write PNG to %s: %s", self.png_dir, exc)
-        self._shown = key
+    def png_names(self, update: ScreenUpdate, key: tuple[Any, ...], changed: bool) -> list[str]:
+        if not changed:
+            return []
+        stamp = datetime.fromtimestamp(self.clock()).strftime("%Y%m%dT%H%M%S")
+        seq = f"{int((update.board or {}).get('seq') or 0):06d}"
+        return ["-".join(str(p) for p in (stamp, seq, key[0], "paused" if key[4] else "", key[1] or "") if p) + ".png"]
 
 
 class CallingDisplay:

@@ -29,13 +29,12 @@ from kiosk.kiosk_flow import KioskFlow
 from kiosk.kiosk_ui import KioskLayout, Panel, render_screen, speech_lines
 from kiosk.speech import PAUSE
 from kiosk.voice import ClipLibrary, Speaker
-from voting.screen import save_png
+from edge.screen import HEADLESS_DRIVERS, save_png
 
 log = logging.getLogger("hromada.kiosk")
 
 LONG_PRESS_S = 2.0
 CONFIRM_S = 6.0  # in speech mode, a second tap on the same button within this chooses it
-HEADLESS_DRIVERS = ("dummy", "offscreen")
 
 
 class KioskVoice(threading.Thread):

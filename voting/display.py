@@ -15,10 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import queue
 import re
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,13 +27,12 @@ from edge.discovery import peer_finder
 from edge.identity import Identity
 from edge.peers import KeyLookup, PeerClient, roster_lookup
 from voting.protocol import SCREEN_PATH
-from voting.screen import STATES, Frame, render_frame, save_png, screen_state
-from voting.screen_layout import Layout
+from edge.screen import ScreenThread
+from voting.screen import STATES, Frame, render_frame, screen_state
 
 log = logging.getLogger("hromada.hall-display")
 
 ROLE = "hall-display"
-HEADLESS_DRIVERS = ("dummy", "offscreen")
 
 
 def _at_least(n: int) -> Callable[[int], str | None]:
@@ -115,138 +111,35 @@ def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:80] or "_"
 
 
-class ScreenWorker(threading.Thread):
-    """The thread that owns pygame: draws each update, keeps the clock ticking, writes PNGs."""
+class ScreenWorker(ScreenThread[ScreenUpdate]):
+    """The hall screen's drawing thread (see ``edge.screen``): every result also gets its own PNG."""
+
+    caption = "Зал засідань / Session hall"
 
     def __init__(self, size: tuple[int, int], fullscreen: bool, png_dir: Path | None,
                  clock: Callable[[], float] = time.time) -> None:
-        super().__init__(name="hall-display-screen", daemon=True)
-        self.size = size
-        self.fullscreen = fullscreen
-        self.png_dir = png_dir
-        self.clock = clock
-        self.updates: queue.Queue[ScreenUpdate | None] = queue.Queue()
-        self.window = False
-        self.frames = 0
-        self.pngs = 0
-        self.last_layout: Layout | None = None
-        self.last_error = ""
-        self._shown_key: tuple[Any, ...] | None = None
+        super().__init__("hall-display-screen", size, fullscreen, png_dir,
+                         ScreenUpdate(None, False, time.monotonic()), clock)
 
-    def show(self, update: ScreenUpdate) -> None:
-        """Thread-safe: called from the event loop."""
-        self.updates.put_nowait(update)
-
-    def close(self) -> None:
-        self.updates.put_nowait(None)
-
-    def run(self) -> None:
-        import pygame
-
-        display = self._open_display(pygame)
-        current = ScreenUpdate(None, False, time.monotonic())
-        try:
-            while True:
-                # A window redraws every second for the clock and the countdown;
-                # a headless screen draws only when something changed.
-                updates = self._take(timeout=1.0 if display is not None else None)
-                if updates is None:
-                    return
-                for current in updates:
-                    self._draw(pygame, display, current, write_png=True)
-                if display is not None:
-                    for event in pygame.event.get():
-                        if event.type == pygame.QUIT:
-                            log.info("window close ignored: the screen stops with the node")
-                    if not updates:
-                        self._draw(pygame, display, current, write_png=False)
-        finally:
-            with contextlib.suppress(Exception):
-                pygame.display.quit()
-
-    def _take(self, timeout: float | None) -> list[ScreenUpdate] | None:
-        """The updates waiting, or None to stop.
-
-        A burst of ballots is drawn once, as its newest update; but a change
-        of what is shown (a result, then the next vote) is never skipped, so
-        every result gets its PNG for the minutes.
-        """
-        try:
-            items = [self.updates.get(timeout=timeout)]
-        except queue.Empty:
-            return []
-        with contextlib.suppress(queue.Empty):
-            while True:
-                items.append(self.updates.get_nowait())
-        if None in items:
-            return None
-        kept: list[ScreenUpdate] = []
-        for item in items:
-            assert item is not None
-            if kept and _screen_key(kept[-1]) == _screen_key(item):
-                kept[-1] = item
-            else:
-                kept.append(item)
-        return kept
-
-    def _open_display(self, pygame: Any) -> Any:
-        if os.environ.get("SDL_VIDEODRIVER", "") in HEADLESS_DRIVERS:
-            log.info("headless screen (SDL_VIDEODRIVER=%s)", os.environ["SDL_VIDEODRIVER"])
-            return None
-        try:
-            pygame.display.init()
-            flags = pygame.FULLSCREEN if self.fullscreen else 0
-            window = pygame.display.set_mode(self.size, flags)
-            pygame.display.set_caption("Зал засідань / Session hall")
-            pygame.mouse.set_visible(not self.fullscreen)
-        except pygame.error as exc:
-            log.warning("no display (%s): running headless%s", exc,
-                        "" if self.png_dir else "; set png_dir to see what the screen shows")
-            with contextlib.suppress(Exception):
-                pygame.display.quit()
-            return None
-        self.window = True
-        return window
-
-    def _draw(self, pygame: Any, display: Any, update: ScreenUpdate, write_png: bool) -> None:
-        size = display.get_size() if display is not None else self.size
+    def render(self, update: ScreenUpdate, size: tuple[int, int]) -> Frame:
         now_text = datetime.fromtimestamp(self.clock()).strftime("%H:%M:%S")
-        try:
-            frame = render_frame(update.snapshot, size, update.connected, now_text,
-                                 hall_now(update.snapshot, update.received, time.monotonic()))
-        except Exception as exc:  # a frame that cannot be drawn must not end the screen
-            self.last_error = f"render failed: {exc}"
-            log.exception("render failed")
-            return
-        self.frames += 1
-        self.last_layout = frame.layout
-        if display is not None:
-            display.blit(frame.surface, (0, 0))
-            pygame.display.flip()
-        if write_png and self.png_dir is not None:
-            self._write_pngs(frame, update)
+        return render_frame(update.snapshot, size, update.connected, now_text,
+                            hall_now(update.snapshot, update.received, time.monotonic()))
 
-    def _write_pngs(self, frame: Frame, update: ScreenUpdate) -> None:
-        snap = update.snapshot or {}
-        key = _screen_key(update)
+    def key(self, update: ScreenUpdate) -> tuple[str, str]:
+        return _screen_key(update)
+
+    def png_names(self, update: ScreenUpdate, key: tuple[str, str], changed: bool) -> list[str]:
         state, uid = key
-        assert self.png_dir is not None
-        try:
-            save_png(frame.surface, self.png_dir / "current.png")
-            self.pngs += 1
-            if key != self._shown_key:
-                stamp = datetime.fromtimestamp(self.clock()).strftime("%Y%m%dT%H%M%S")
-                seq = f"{int(snap.get('seq') or 0):06d}" if snap else ""
-                name = "-".join(p for p in (stamp, seq, state, _safe(uid) if uid else "") if p)
-                save_png(frame.surface, self.png_dir / f"{name}.png")
-                self.pngs += 1
-            if state == "result" and uid:
-                save_png(frame.surface, self.png_dir / f"result-{_safe(uid)}.png")
-                self.pngs += 1
-        except Exception as exc:  # a full disk must not stop the screen
-            self.last_error = f"png: {exc}"
-            log.warning("cannot write PNG to %s: %s", self.png_dir, exc)
-        self._shown_key = key
+        names = []
+        if changed:
+            snap = update.snapshot or {}
+            stamp = datetime.fromtimestamp(self.clock()).strftime("%Y%m%dT%H%M%S")
+            seq = f"{int(snap.get('seq') or 0):06d}" if snap else ""
+            names.append("-".join(p for p in (stamp, seq, state, _safe(uid) if uid else "") if p) + ".png")
+        if state == "result" and uid:
+            names.append(f"result-{_safe(uid)}.png")  # for the minutes
+        return names
 
 
 class HallDisplay:

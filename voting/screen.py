@@ -13,14 +13,14 @@ Ukrainian first, English second and smaller. Sizes follow the rules in
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # keep the journal to one line per event
 import pygame  # noqa: E402
+
+from edge.screen import save_png  # noqa: E402  (the screens' one PNG writer, re-exported)
 
 from voting.screen_layout import (  # noqa: E402
     ACCENT, BG, DIM, FG, OUTCOME_STYLES, PANEL, RESULT_ORDER, RESULT_STYLES, TIER_A, TIER_B, TIER_C, TIER_EN,
@@ -74,21 +74,6 @@ def render(snapshot: dict[str, Any] | None, size: tuple[int, int], connected: bo
            now: datetime | None = None) -> pygame.Surface:
     """The picture only (see :func:`render_frame`)."""
     return render_frame(snapshot, size, connected, now_text, now).surface
-
-
-def save_png(surface: pygame.Surface, path: str | os.PathLike[str]) -> Path:
-    """Write the picture as PNG, atomically: a reader never sees half a file."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".screen-", suffix=".png", dir=target.parent)
-    os.close(fd)
-    try:
-        pygame.image.save(surface, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
 
 
 # --- pieces every state shares ---------------------------------------------------
