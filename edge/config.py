@@ -52,6 +52,13 @@ def positive(value: float) -> str | None:
     return None if value > 0 else "must be greater than 0"
 
 
+def at_least(n: float, unit: str = "") -> Callable[[float], str | None]:
+    """A check that a number is at least ``n`` (screen pixels, seconds)."""
+    def check(value: float) -> str | None:
+        return None if value >= n else f"must be at least {n}{' ' + unit if unit else ''}"
+    return check
+
+
 def port_number(value: int) -> str | None:
     return None if 0 <= value <= 65535 else "must be a TCP port from 0 to 65535 (0 picks a free port)"
 

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from edge.config import ConfigError, build_section, http_url, one_of, option
+from edge.config import at_least, ConfigError, build_section, http_url, one_of, option
 from edge.discovery import peer_finder
 from edge.identity import Identity
 from edge.peers import KeyLookup, PeerClient, roster_lookup
@@ -36,12 +36,6 @@ log = logging.getLogger("hromada.queue-display")
 ROLE = "queue-display"
 
 
-def _at_least(n: int) -> Callable[[int], str | None]:
-    def check(value: int) -> str | None:
-        return None if value >= n else f"must be at least {n} pixels"
-    return check
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallingSettings:
     """`[roles.queue-display]`: the ЦНАП hall's calling screen, with spoken calls."""
@@ -49,8 +43,8 @@ class CallingSettings:
     queue_url: str = option("", "Base URL of the queue node, e.g. `http://10.0.0.7:8700`. Empty: find it by mDNS "
                             "(a node with role `queue` in this site's roster).", http_url)
     width: int = option(1920, "Screen width in pixels (1920×1080 and 1280×720 are laid out and tested).",
-                        _at_least(640))
-    height: int = option(1080, "Screen height in pixels; every size on the screen is a share of it.", _at_least(360))
+                        at_least(640, "pixels"))
+    height: int = option(1080, "Screen height in pixels; every size on the screen is a share of it.", at_least(360, "pixels"))
     fullscreen: bool = option(True, "Fill the whole display; `false` opens a window (the demo).")
     png_dir: str = option("", "Directory for PNG pictures of the screen: `current.png` after every update and "
                           "one file per change of what is shown. Empty: none.")

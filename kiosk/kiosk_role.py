@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from edge.config import ConfigError, build_section, http_url, one_of, option, positive
+from edge.config import at_least, ConfigError, build_section, http_url, one_of, option, positive
 from edge.discovery import peer_finder
 from edge.identity import Identity
 from edge.outbox import Priority
@@ -42,12 +42,6 @@ ROLE = "kiosk"
 TICK_S = 0.2
 
 
-def _at_least(n: float, what: str) -> Callable[[float], str | None]:
-    def check(value: float) -> str | None:
-        return None if value >= n else f"must be at least {n} {what}"
-    return check
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class KioskSettings:
     """`[roles.kiosk]`: the self-service touch kiosk with its ticket printer."""
@@ -61,15 +55,15 @@ class KioskSettings:
     printer_baudrate: int = option(19200, "Serial speed of the printer.", positive)
     write_timeout_s: float = option(3.0, "Longest a write to the printer may block; a stalled printer costs "
                                     "this much, never a frozen screen.", positive)
-    width: int = option(1920, "Panel width in pixels.", _at_least(320, "pixels"))
-    height: int = option(1080, "Panel height in pixels.", _at_least(240, "pixels"))
+    width: int = option(1920, "Panel width in pixels.", at_least(320, "pixels"))
+    height: int = option(1080, "Panel height in pixels.", at_least(240, "pixels"))
     panel_width_mm: float = option(344.0, "Visible panel width in millimetres (15.6″ 16:9: 344). With the "
                                    "pixels it gives the px per mm that makes every button ≥ 20 mm.", positive)
     panel_height_mm: float = option(194.0, "Visible panel height in millimetres (15.6″ 16:9: 194).", positive)
     fullscreen: bool = option(True, "Fill the whole display; `false` opens a window (the demo).")
     idle_s: float = option(60.0, "Seconds without a touch before the «are you still here?» warning.", positive)
     idle_warning_s: float = option(20.0, "Seconds the warning gives to ask for more time before returning to "
-                                   "the start screen (at least 20).", _at_least(20, "seconds"))
+                                   "the start screen (at least 20).", at_least(20, "seconds"))
     queue_alert_s: float = option(20.0, "Seconds without the queue before technicians get an alert.", positive)
     mode: str = option("tickets", "`tickets`: the full kiosk; `rating`: a rating terminal beside one window "
                        "(the start screen is the five faces).", one_of("tickets", "rating"))

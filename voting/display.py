@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from edge.config import ConfigError, option, build_section, http_url
+from edge.config import at_least, ConfigError, option, build_section, http_url
 from edge.discovery import peer_finder
 from edge.identity import Identity
 from edge.peers import KeyLookup, PeerClient, roster_lookup
@@ -35,20 +35,14 @@ log = logging.getLogger("hromada.hall-display")
 ROLE = "hall-display"
 
 
-def _at_least(n: int) -> Callable[[int], str | None]:
-    def check(value: int) -> str | None:
-        return None if value >= n else f"must be at least {n} pixels"
-    return check
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HallDisplaySection:
     """`[roles.hall-display]`: the session hall's big screen."""
 
     hall_url: str = option("", "Base URL of the hall node, e.g. `http://10.0.0.5:8700`. Empty: find the hall by mDNS "
                              "(a node with role `hall` that is in this site's roster).", http_url)
-    width: int = option(1920, "Screen width in pixels (1920×1080 and 1280×720 are laid out and tested).", _at_least(640))
-    height: int = option(1080, "Screen height in pixels; every size on the screen is a share of it.", _at_least(360))
+    width: int = option(1920, "Screen width in pixels (1920×1080 and 1280×720 are laid out and tested).", at_least(640, "pixels"))
+    height: int = option(1080, "Screen height in pixels; every size on the screen is a share of it.", at_least(360, "pixels"))
     fullscreen: bool = option(True, "Fill the whole display; `false` opens a window (the demo).")
     png_dir: str = option("", "Directory for PNG pictures of the screen: `current.png` after every update, one file "
                             "per change of what is shown, `result-<uid>.png` per closed vote. Empty: none.")
