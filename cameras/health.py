@@ -231,6 +231,12 @@ class CameraHealth:
         """Note that a video packet arrived at monotonic time `at`."""
         self._packets.record(at)
 
+    def offline_due(self) -> float:
+        """When the camera will be offline by the silence rule if no packet comes before (monotonic)."""
+        if Verdict.OFFLINE in self.active:
+            return float("inf")
+        return self._packets.silent_since + self.config.offline_after_s
+
     def stream(self, at: float, *, connected: bool) -> StreamMeasures:
         """The stream measures at `at` (for /metrics), without judging them."""
         return self._packets.measure(at, connected=connected)

@@ -189,15 +189,31 @@ class CameraRelay:
     # -- every second --------------------------------------------------------------------------
 
     async def _tick(self) -> None:
+        """Check every camera once a second, and a silent one also at the moment it becomes offline.
+
+        The offline rule is "no packet for `offline_after_s`"; checked only
+        on the second it would be reported up to a second late, so the loop
+        also wakes at the earliest moment a camera would cross it.
+        """
+        next_round = time.monotonic() + 1.0
         while True:
-            await asyncio.sleep(1.0)
             now = time.monotonic()
+            # Only moments still ahead: one that passed without a verdict (a cooldown) waits for the round.
+            due = min([next_round, *(d for m in self.monitors.values() if (d := m.health.offline_due()) > now)])
+            await asyncio.sleep(due - now + 0.001)
+            now = time.monotonic()
+            whole_round = now >= next_round
+            if whole_round:
+                next_round = max(next_round + 1.0, now + 0.5)
             for monitor in self.monitors.values():
+                if not whole_round and monitor.health.offline_due() > now:
+                    continue
                 try:
                     monitor.tick(now)
                 except Exception:  # noqa: BLE001 - one camera's bug must not stop the others' checks
                     log.exception("camera %s: health check failed", monitor.id)
-                await self._save_baseline(monitor, now)
+                if whole_round:
+                    await self._save_baseline(monitor, now)
 
     async def _save_baseline(self, monitor: CameraMonitor, now: float) -> None:
         saved_at, saved = self._baselines_saved[monitor.id]

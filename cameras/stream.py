@@ -82,6 +82,11 @@ class PacketLog:
         self._recent.append(at)
         self._forget(at)
 
+    @property
+    def silent_since(self) -> float:
+        """The last packet's time, or when watching started if none came."""
+        return self._last if self._last is not None else self.started_at
+
     def measure(self, at: float, *, connected: bool) -> StreamMeasures:
         """The stream's state at monotonic time `at`."""
         self._forget(at)

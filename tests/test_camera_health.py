@@ -349,6 +349,17 @@ def test_a_hung_camera_connected_but_silent_is_offline_within_ten_seconds():
     assert rig.health.verdict is Verdict.OFFLINE
 
 
+def test_the_moment_a_silent_camera_turns_offline_is_known_ahead_so_it_is_reported_on_time():
+    rig = Rig().learned()  # the last packet came at 20.0
+    assert rig.health.offline_due() == 20.0 + HealthConfig().offline_after_s
+    assert rig.health.check(29.99, connected=True) == []
+    events = rig.health.check(rig.health.offline_due(), connected=True)
+    assert [(e.verdict, e.change) for e in events] == [(Verdict.OFFLINE, Change.RAISED)]
+    assert rig.health.offline_due() == float("inf")  # nothing more to wait for until packets come back
+    never = Rig()
+    assert never.health.offline_due() == HealthConfig().offline_after_s  # counted from when watching started
+
+
 def test_a_dropped_connection_is_offline_after_three_seconds():
     rig = Rig().learned()
     events = rig.run(5, None, fps=0, connected=False)
