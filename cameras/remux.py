@@ -9,8 +9,9 @@ Why MPEG-TS over one chunked HTTP response, and not HLS or RTSP:
 - a viewer can join at any keyframe: the muxer repeats PAT/PMT before every
   video keyframe and puts SPS/PPS in front of it, so the fan-out only has to
   start each viewer at a keyframe chunk;
-- latency stays at the camera's own (HLS adds at least two segments, 4–10 s,
-  and needs a segment store in memory);
+- latency stays near the camera's own, plus the worker's read bursts
+  (`read_batch_s`, 0.2 s); HLS adds at least two segments, 4–10 s, and
+  needs a segment store in memory;
 - VLC, mpv, ffplay, ffmpeg and every NVR read it (`?token=` in the URL).
 
 Packets are copied: no decoder, no encoder. Only their timestamps may be
@@ -31,12 +32,13 @@ log = logging.getLogger("hromada.camera.remux")
 class MpegTsRemuxer:
     """Muxes one video stream's packets into MPEG-TS chunks, one chunk per packet.
 
-    `sink(data, keyframe)` receives the bytes written for each packet; a
-    chunk flagged keyframe is where a new viewer may start. The first chunk
+    `sink(parts, keyframe)` receives the bytes written for each packet, in
+    the pieces the muxer wrote them (the caller may keep the list); a chunk
+    flagged keyframe is where a new viewer may start. The first chunk
     is always a keyframe: packets before the first keyframe are skipped.
     """
 
-    def __init__(self, template: Any, sink: Callable[[bytes, bool], None]) -> None:
+    def __init__(self, template: Any, sink: Callable[[list[bytes], bool], None]) -> None:
         self._sink = sink
         self._parts: list[bytes] = []
         # flush_packets: every packet's bytes leave the muxer before mux() returns.
@@ -48,9 +50,9 @@ class MpegTsRemuxer:
         self.muxed = 0
         self.skipped = 0
 
-    # The muxer writes through this file-like interface.
-    def write(self, data: Any) -> int:
-        self._parts.append(bytes(data))
+    # The muxer writes through this file-like interface (PyAV hands it bytes).
+    def write(self, data: bytes) -> int:
+        self._parts.append(data)
         return len(data)
 
     def mux(self, packet: Any) -> None:
@@ -79,9 +81,8 @@ class MpegTsRemuxer:
         self._started = True
         self.muxed += 1
         if self._parts:
-            data = b"".join(self._parts)
-            self._parts.clear()
-            self._sink(data, keyframe)
+            parts, self._parts = self._parts, []
+            self._sink(parts, keyframe)
 
     def close(self) -> None:
         try:

@@ -57,6 +57,11 @@ class CameraRoleSection:
         2.0, "At most one picture per camera is decoded and judged per this many seconds (H.264/H.265: keyframes "
              "only; MJPEG: one frame).", positive)
     preview_fps: float = option(1.0, "Highest frame rate of the low-rate MJPEG preview.", positive)
+    read_batch_s: float = option(
+        0.2, "A worker reads its camera in bursts this far apart instead of waking for every frame (a wakeup costs "
+             "more CPU than relaying the frame). Adds up to this much delay to a relayed H.264/H.265 stream; an "
+             "MJPEG stream being watched is read frame by frame. 0: read every frame as it comes, seconds.",
+        lambda v: None if 0 <= v <= 1 else "must be from 0 to 1")
     open_timeout_s: float = option(10.0, "Timeout of one connection attempt to a camera, seconds.", positive)
     read_timeout_s: float = option(10.0, "A read from a connected camera that takes longer fails, seconds.", positive)
     watchdog_s: float = option(

@@ -101,6 +101,7 @@ class CameraSupervisor:
             "health_interval_s": s.health_interval_s, "preview_fps": s.preview_fps,
             "open_timeout_s": s.open_timeout_s, "read_timeout_s": s.read_timeout_s,
             "reconnect_max_s": s.reconnect_max_s, "relay": self.relay, "preview": self.preview,
+            "read_batch_s": s.read_batch_s,
         }
 
     async def _run(self) -> None:

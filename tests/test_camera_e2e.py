@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import re
 import socket
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +30,9 @@ import cv2
 import numpy as np
 import pytest
 
+from cameras import ipc
 from cameras.annexb import nal_units, split_access_units
+from cameras.settings import CameraRoleSection
 from cameras.simproc import MjpegSim, RtspSim, rtsp_available
 from cameras.tokens import mint_viewer_token
 from edge.identity import Identity
@@ -288,3 +294,107 @@ async def test_an_rtsp_cameras_h264_is_reserved_packet_for_packet_without_reenco
     assert relayed and all(nal in sent for nal in relayed)
     await asyncio.to_thread(cam.mode, "frozen")
     await wait_until(lambda: relay.alert_open("rtsp1", "frozen"), timeout=15, what="frozen H.264 picture raised")
+
+
+def start_worker(url: str, **spec: Any) -> subprocess.Popen[bytes]:
+    """A camera worker process as the relay starts one, relaying, with `spec` over the relay's defaults."""
+    d = CameraRoleSection()
+    full = {"camera_id": "w", "url": url, "attempt": 0, "health": True, "relay": True, "preview": False,
+            "health_interval_s": d.health_interval_s, "preview_fps": d.preview_fps, "open_timeout_s": 5.0,
+            "read_timeout_s": 5.0, "reconnect_max_s": 5.0, "read_batch_s": d.read_batch_s, **spec}
+    proc = subprocess.Popen([sys.executable, "-m", "cameras.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, cwd=Path(__file__).resolve().parent.parent)
+    assert proc.stdin is not None
+    proc.stdin.write((json.dumps(full) + "\n").encode())
+    proc.stdin.flush()
+    return proc
+
+
+def relayed_for(proc: subprocess.Popen[bytes], seconds: float) -> list[tuple[float, bytes]]:
+    """(arrival, bytes) of each relayed message for `seconds` after the first one, then the worker is stopped."""
+    assert proc.stdout is not None
+    out: list[tuple[float, bytes]] = []
+    try:
+        for kind, body in ipc.messages(proc.stdout):
+            if kind == ipc.RELAY:
+                out.append((time.monotonic(), ipc.read_relay(body)[0]))
+                if out[-1][0] - out[0][0] >= seconds:
+                    break
+        else:
+            raise AssertionError("the worker ended")
+    finally:
+        proc.kill()
+        proc.wait()
+    return out
+
+
+@pytest.mark.skipif(rtsp_available() is not None, reason=f"RTSP simulator unavailable: {rtsp_available()}")
+async def test_a_worker_reads_in_bursts_and_still_relays_every_frame_in_order(sims) -> None:
+    """`read_batch_s`: frames gather in the socket and leave together, none lost, none reordered."""
+    cam = sims(RtspSim).start()
+    got = await asyncio.to_thread(relayed_for, start_worker(cam.url, read_batch_s=0.3), 4.0)
+    gaps = sorted(b[0] - a[0] for a, b in zip(got, got[1:]))
+    # 10 frames a second, read every 0.3 s: two or three frames wait in the socket and leave at once, then the
+    # read of the next one waits for it (read frame by frame, no gap would be under 20 ms). A burst is never
+    # late by more than the batch and a frame (a loaded machine may add a little).
+    assert sum(g < 0.02 for g in gaps) >= len(gaps) / 3 and gaps[-1] < 0.3 + 0.1 + 0.15, gaps
+    container = av.open(io.BytesIO(b"".join(data for _, data in got)), format="mpegts")
+    frames = [[nal for nal in nal_units(bytes(p)) if nal[0] & 0x1F in (1, 5)]
+              for p in container.demux(video=0) if p.size]
+    clip = [[nal for nal in nal_units(au) if nal[0] & 0x1F in (1, 5)]
+            for au in split_access_units((cam.clips / "normal.h264").read_bytes())]
+    start = clip.index(frames[0])
+    assert len(frames) >= 30
+    assert frames == [clip[(start + i) % len(clip)] for i in range(len(frames))], "a frame lost or out of order"
+
+
+async def test_an_mjpeg_stream_being_watched_is_read_frame_by_frame(sims) -> None:
+    """A browser shows each MJPEG part as it comes: bursts would make a 10 fps camera look like 3 fps."""
+    cam = sims(MjpegSim).start()
+    got = await asyncio.to_thread(relayed_for, start_worker(cam.url, read_batch_s=0.3), 3.0)
+    gaps = sorted(b[0] - a[0] for a, b in zip(got, got[1:]))
+    assert len(got) >= 20 and gaps[len(gaps) // 2] > 0.05, gaps
+    assert all(data.startswith(b"\xff\xd8") for _, data in got)  # whole JPEGs, one per message
+
+
+class WorkerWatch:
+    """Reads a worker's messages in a thread and keeps its status changes, with when they came."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        self.statuses: list[tuple[float, dict[str, Any]]] = []
+        self.packets_at: list[float] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for kind, body in ipc.messages(self.proc.stdout):
+            if kind == ipc.STATUS:
+                self.statuses.append((time.monotonic(), json.loads(body)))
+            elif kind == ipc.PACKETS:
+                self.packets_at.append(time.monotonic())
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+@pytest.mark.parametrize("kind", ["mjpeg", "rtsp"])
+async def test_a_hung_camera_fails_the_workers_own_read_within_the_read_timeout(sims, kind: str) -> None:
+    """FFmpeg's socket timeout (not only the relay's watchdog) ends a read from a camera that went silent."""
+    if kind == "rtsp" and rtsp_available() is not None:
+        pytest.skip(f"RTSP simulator unavailable: {rtsp_available()}")
+    cam = sims(MjpegSim if kind == "mjpeg" else RtspSim).start()
+    watch = WorkerWatch(start_worker(cam.url, relay=False, read_timeout_s=2.0))
+    try:
+        await wait_until(lambda: len(watch.packets_at) >= 3, timeout=20, what="the worker streaming")
+        cam.hang()
+        hung_at = time.monotonic()
+        await wait_until(lambda: any(s.get("state") == "waiting" and at > hung_at for at, s in watch.statuses),
+                         timeout=15, what="the worker giving up on the silent camera")
+        failed_at = next(at for at, s in watch.statuses if s.get("state") == "waiting" and at > hung_at)
+        # The last packets were read up to one burst before the hang; the timeout counts from the last read.
+        assert failed_at - hung_at < 2.0 + 3.0
+    finally:
+        cam.resume()
+        watch.stop()

@@ -5,9 +5,11 @@ the OFFLINE picture, worker messages, and the untouched MPEG-TS remux."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import io
 import os
 import random
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -201,18 +203,37 @@ def test_worker_messages_survive_the_pipe() -> None:
     gray = np.arange(180 * 320, dtype=np.uint32).astype(np.uint8).reshape(180, 320)
     writer.packets([1.5, 1.6], [1000, 20], [1, 0])
     writer.gray(2.0, gray)
-    writer.relay(b"ts-bytes", True)
-    data = buf.getvalue()
-    messages = []
-    while data:
-        kind, length = ipc.HEADER.unpack_from(data)
-        messages.append((kind, data[ipc.HEADER.size:ipc.HEADER.size + length]))
-        data = data[ipc.HEADER.size + length:]
+    writer.relay([b"ts-", b"bytes"], True)
+    messages = list(ipc.messages(io.BytesIO(buf.getvalue())))
     notes = ipc.read_packets(messages[0][1])
     assert (notes.arrivals, notes.sizes, notes.keys) == ([1.5, 1.6], [1000, 20], [1, 0])
     at, pixels = ipc.read_gray(messages[1][1])
     assert at == 2.0 and np.array_equal(pixels, gray)
     assert ipc.read_relay(messages[2][1]) == (b"ts-bytes", True)
+
+
+def test_a_message_larger_than_the_pipe_arrives_whole_and_in_order() -> None:
+    """A 1080p keyframe is bigger than a pipe's buffer: writev returns short and the rest must follow."""
+    read_fd, write_fd = os.pipe()
+    fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, 4096)
+    parts = [bytes([i]) * 3000 for i in range(1, 60)]  # 177,000 bytes in 59 pieces
+    received = bytearray()
+
+    def read_all() -> None:
+        while chunk := os.read(read_fd, 1000):
+            received.extend(chunk)
+
+    reader = threading.Thread(target=read_all)
+    reader.start()
+    with os.fdopen(write_fd, "wb", buffering=0) as pipe:
+        writer = ipc.Writer(pipe)
+        writer.relay(parts, False)
+        writer.relay([b"next"], True)
+    reader.join(10)
+    os.close(read_fd)
+    (kind, body), (_, after) = ipc.messages(io.BytesIO(bytes(received)))
+    assert kind == ipc.RELAY and ipc.read_relay(body) == (b"".join(parts), False)
+    assert ipc.read_relay(after) == (b"next", True)
 
 
 # -- the remux -----------------------------------------------------------------------------------------
@@ -224,7 +245,7 @@ def test_the_mpegts_remux_carries_every_slice_untouched_and_starts_at_a_keyframe
     chunks: list[tuple[bytes, bool]] = []
     source = av.open(str(clips / "normal.h264"))
     stream = source.streams.video[0]
-    remuxer = MpegTsRemuxer(stream, lambda data, key: chunks.append((data, key)))
+    remuxer = MpegTsRemuxer(stream, lambda parts, key: chunks.append((b"".join(parts), key)))
     packets = [p for p in source.demux(stream) if p.size]
     for i, packet in enumerate(packets[3:], start=3):  # join mid-GOP: the remux waits for the keyframe
         packet.dts = packet.pts = i * 9000
