@@ -189,7 +189,7 @@ def judging_cost(sim: RtspSim, keyframes: int = 20) -> float:
 
 async def detection(sim: RtspSim) -> dict[str, float]:
     """Seconds to the OFFLINE verdict after SIGKILL and after SIGSTOP, and to FROZEN, defaults throughout."""
-    from cameras.monitor import CameraMonitor
+    from cameras.monitor import CameraMonitor, check_forever
     from cameras.supervisor import CameraSupervisor
 
     raised: dict[str, float] = {}
@@ -200,12 +200,7 @@ async def detection(sim: RtspSim) -> dict[str, float]:
     supervisor = CameraSupervisor(CameraSource(section, sim.url, ()), settings, monitor)
     supervisor.start()
 
-    async def ticking() -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            monitor.tick(time.monotonic())
-
-    ticker = asyncio.create_task(ticking())
+    ticker = asyncio.create_task(check_forever(lambda: [monitor]))  # as the relay checks its cameras
 
     async def until(key: str, timeout: float) -> float:
         deadline = time.monotonic() + timeout

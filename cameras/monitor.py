@@ -2,17 +2,19 @@
 
 `CameraMonitor` owns the camera's `CameraHealth` (the judging core), its
 latest picture, its viewers and its figures. The worker's messages arrive
-through the `WorkerSink` methods; `tick` runs once a second. Health events
-go to `on_events` (the role turns them into hub alerts).
+through the `WorkerSink` methods; `check_forever` ticks it once a second
+and at the moment it would turn offline. Health events go to `on_events`
+(the role turns them into hub alerts).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import deque
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable, Iterable
 
 from cameras import ipc
 from cameras.fanout import FanOut
@@ -164,3 +166,34 @@ class CameraMonitor:
             "stream_format": self.info.get("relay_format"),
             "viewers": {"stream": len(self.stream), "preview": len(self.preview)},
         }
+
+
+async def check_forever(monitors: Callable[[], Iterable[CameraMonitor]],
+                        after_round: Callable[[CameraMonitor, float], Awaitable[None]] | None = None) -> None:
+    """Tick every camera once a second, and a silent one also at the moment it becomes offline.
+
+    The offline rule is "no packet for `offline_after_s`"; checked only on
+    the second it would be reported up to a second late, so the loop also
+    wakes at the earliest moment a camera would cross it. Only moments still
+    ahead count: one that passed without a verdict (a cooldown held it back)
+    waits for the next round instead of making the loop spin.
+    `after_round(monitor, now)` runs after each whole round's tick.
+    """
+    next_round = time.monotonic() + 1.0
+    while True:
+        now = time.monotonic()
+        due = min([next_round, *(d for m in monitors() if (d := m.health.offline_due()) > now)])
+        await asyncio.sleep(due - now + 0.001)
+        now = time.monotonic()
+        whole_round = now >= next_round
+        if whole_round:
+            next_round = max(next_round + 1.0, now + 0.5)
+        for monitor in list(monitors()):
+            if not whole_round and monitor.health.offline_due() > now:
+                continue
+            try:
+                monitor.tick(now)
+            except Exception:  # noqa: BLE001 - one camera's bug must not stop the others' checks
+                log.exception("camera %s: health check failed", monitor.id)
+            if whole_round and after_round is not None:
+                await after_round(monitor, now)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from cameras.health import HealthEvent, SceneBaseline, Verdict
-from cameras.monitor import CameraMonitor
+from cameras.monitor import CameraMonitor, check_forever
 from cameras.settings import CameraRoleConfig, parse_camera_config
 from cameras.supervisor import CameraSupervisor
 from cameras.verdict import Change, TEXTS
@@ -89,6 +89,7 @@ class CameraRelay:
 
         self.api = CameraApi(self)
         self.api.add_routes(ctx.app)
+        ctx.hub.command_handlers["camera.rebaseline"] = self.rebaseline
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -110,7 +111,8 @@ class CameraRelay:
             self.supervisors[source.id] = CameraSupervisor(source, self.settings, monitor)
         for supervisor in self.supervisors.values():
             supervisor.start()
-        self._tasks = [asyncio.create_task(self._tick(), name="camera-tick"),
+        self._tasks = [asyncio.create_task(check_forever(self.monitors.values, self._save_baseline),
+                                           name="camera-tick"),
                        asyncio.create_task(self._send_events(), name="camera-alerts"),
                        asyncio.create_task(self._reconcile(), name="camera-reconcile")]
         if self.scenario is not None:
@@ -136,6 +138,32 @@ class CameraRelay:
                 "verdicts": {cid: str(m.health.verdict) for cid, m in self.monitors.items()},
                 "list": [{"id": cid, "name": m.section.name, "location": m.section.location,
                           "verdict": str(m.health.verdict), "up": m.is_up(now)} for cid, m in self.monitors.items()]}
+
+    # -- the hub's commands ------------------------------------------------------------------
+
+    async def rebaseline(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The hub's signed ``camera.rebaseline`` command: ``{"camera": id, "by": who}``.
+
+        A technician who re-aimed or refocused a camera on purpose accepts
+        the new view: the learned scene is forgotten here and on disk (a
+        restart must not bring the old one back) and learned again from the
+        next good keyframes; MOVED or BLURRED then clears by itself.
+        """
+        camera_id, by = str(args.get("camera", "")), str(args.get("by", ""))[:64]
+        monitor = self.monitors.get(camera_id)
+        if monitor is None:
+            raise ValueError(f"немає камери {camera_id!r} / no camera {camera_id!r} on this node")
+        monitor.health.rebaseline()
+        self._baselines_saved[camera_id] = (time.monotonic(), None)  # save the new one as soon as it is learned
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM camera_baselines WHERE camera_id = ?", (camera_id,))
+            enqueue(conn, "camera.rebaselined", {"camera": camera_id, "by": by}, Priority.EVENT)
+
+        await self.ctx.store.write(write)
+        self.ctx.outbox.wake()
+        log.info("camera %s: the learned scene was reset by %s; learning the new view", camera_id, by or "the hub")
+        return {"camera": camera_id, "learning": True}
 
     # -- alerts -------------------------------------------------------------------------------
 
@@ -187,33 +215,6 @@ class CameraRelay:
                 await self._report(monitor, v, Change.CLEARED, None)
 
     # -- every second --------------------------------------------------------------------------
-
-    async def _tick(self) -> None:
-        """Check every camera once a second, and a silent one also at the moment it becomes offline.
-
-        The offline rule is "no packet for `offline_after_s`"; checked only
-        on the second it would be reported up to a second late, so the loop
-        also wakes at the earliest moment a camera would cross it.
-        """
-        next_round = time.monotonic() + 1.0
-        while True:
-            now = time.monotonic()
-            # Only moments still ahead: one that passed without a verdict (a cooldown) waits for the round.
-            due = min([next_round, *(d for m in self.monitors.values() if (d := m.health.offline_due()) > now)])
-            await asyncio.sleep(due - now + 0.001)
-            now = time.monotonic()
-            whole_round = now >= next_round
-            if whole_round:
-                next_round = max(next_round + 1.0, now + 0.5)
-            for monitor in self.monitors.values():
-                if not whole_round and monitor.health.offline_due() > now:
-                    continue
-                try:
-                    monitor.tick(now)
-                except Exception:  # noqa: BLE001 - one camera's bug must not stop the others' checks
-                    log.exception("camera %s: health check failed", monitor.id)
-                if whole_round:
-                    await self._save_baseline(monitor, now)
 
     async def _save_baseline(self, monitor: CameraMonitor, now: float) -> None:
         saved_at, saved = self._baselines_saved[monitor.id]

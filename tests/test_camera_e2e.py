@@ -398,3 +398,49 @@ async def test_a_hung_camera_fails_the_workers_own_read_within_the_read_timeout(
     finally:
         cam.resume()
         watch.stop()
+
+
+async def test_a_technician_accepts_a_deliberately_moved_view_from_the_dashboard(hub, node_factory, sims) -> None:
+    """Re-aimed on purpose: one signed command makes the new view the normal one, on disk too, and `moved` clears."""
+    from tests.dash_fixtures import add_account, logged_in
+
+    cam = sims().start()
+    relay = await start_relay(hub, node_factory, [("cam1", cam.url)])
+    monitor = relay.camera("cam1")
+    node_id = relay.node.id
+    await wait_until(lambda: monitor.health.baseline is not None, timeout=20, what="the scene learned")
+    await wait_until(lambda: node_id in hub.hub.sockets, timeout=20, what="the relay's hub socket")
+    await asyncio.to_thread(cam.mode, "moved")
+    await wait_until(lambda: relay.alert_open("cam1", "moved"), timeout=15, what="moved raised at the hub")
+    old_baseline = monitor.health.baseline
+    path = f"/api/v1/dash/cameras/{node_id}/cam1/rebaseline"
+    police, police_me = await logged_in(hub.url, add_account(hub.state, "police-1", "police"))
+    tech, tech_me = await logged_in(hub.url, add_account(hub.state, "tech-olena", "technician"))
+    try:
+        async with police.post(path, headers={"X-CSRF-Token": police_me["csrf"]}) as r:
+            assert r.status == 403  # the police liaison may watch, not change what the relay judges
+        async with tech.post(f"/api/v1/dash/cameras/{node_id}/no-such-cam/rebaseline",
+                             headers={"X-CSRF-Token": tech_me["csrf"]}) as r:
+            assert r.status == 409 and "no-such-cam" in (await r.json())["error"]["message"]
+        assert monitor.health.baseline is old_baseline  # refusals changed nothing
+        async with tech.post(path, headers={"X-CSRF-Token": tech_me["csrf"]}) as r:
+            assert r.status == 200 and (await r.json())["learning"] is True
+        # The camera still shows the moved view: learned as normal now, so `moved` clears by itself.
+        await wait_until(lambda: relay.alert_cleared("cam1", "moved"), timeout=20, what="moved cleared")
+        assert monitor.health.baseline is not None and monitor.health.baseline is not old_baseline
+        await wait_until(lambda: relay.hub.query(
+            "SELECT 1 FROM events WHERE kind = 'camera.rebaselined' AND payload LIKE '%tech-olena%'"),
+            timeout=10, what="who accepted the view, recorded at the hub")
+        saved = await relay.node.store.run(lambda db: db.conn.execute(
+            "SELECT signature FROM camera_baselines WHERE camera_id = 'cam1'").fetchall())
+        # A restart keeps the new view: the stored scene is the one learned now (it adapts slowly), not the old.
+        stored = np.frombuffer(saved[0][0], np.float32) if saved else None
+        assert stored is not None
+
+        def distance(baseline: Any) -> float:
+            return float(np.abs(stored - baseline.signature.astype(np.float32).ravel()).mean())
+
+        assert distance(monitor.health.baseline) < distance(old_baseline) / 2
+    finally:
+        await police.close()
+        await tech.close()

@@ -80,6 +80,7 @@ class Dashboard:
         r.add_get("/api/v1/dash/queue", self.guard("view", self.queue))
         r.add_get("/api/v1/dash/camera-token", self.guard("cameras", self.camera_token))
         r.add_get("/api/v1/dash/cameras", self.guard("cameras", self.cameras))
+        r.add_post("/api/v1/dash/cameras/{node_id}/{camera}/rebaseline", self.guard("act", self.rebaseline_camera))
         r.add_get("/api/v1/dash/stream", self.guard(None, self.stream))
 
     # -- plumbing ------------------------------------------------------------------
@@ -274,6 +275,22 @@ class Dashboard:
         return json_response({"token": token, "expires": iso_utc(exp)})
 
     # -- actions ------------------------------------------------------------------------------
+
+    async def rebaseline_camera(self, request: web.Request, sess: auth.Session) -> web.Response:
+        """A technician accepts a camera's new view (re-aimed or refocused on purpose): a signed command."""
+        node_id, camera = request.match_info["node_id"], request.match_info["camera"]
+        try:
+            reply = await self.hub.send_command(node_id, "camera.rebaseline", {"camera": camera,
+                                                                                "by": sess.username})
+        except LookupError:
+            raise error(409, "node_offline", "Ретранслятор не на зв'язку; спробуйте, коли він повернеться / "
+                                             "the relay is not connected; try again when it is back") from None
+        except (asyncio.TimeoutError, ConnectionError):
+            raise error(504, "no_reply", "Ретранслятор не відповів / the relay did not answer") from None
+        if not reply.get("ok"):
+            raise error(409, "refused", str(reply.get("error") or "refused"))
+        log.info("%s accepted the new view of camera %s on %s", sess.username, camera, node_id)
+        return json_response({"ok": True, **(reply.get("result") or {})})
 
     async def ack(self, request: web.Request, sess: auth.Session) -> web.Response:
         alert_id = int(request.match_info["alert_id"])
