@@ -1,6 +1,6 @@
 """Camera relay: CPU per relayed stream against `ffmpeg -c copy`, CPU of health checks, detection times.
 
-    .venv/bin/python bench/cameras.py [--seconds 15] [--streams 4] [--skip-detection]
+    .venv/bin/python bench/cameras.py [--seconds 15] [--streams 4] [--skip-detection | --only-detection]
 
 The same pre-encoded 720p and 1080p H.264 streams (25 fps, 2 s GOP, 2 and
 4 Mbit/s; made once with ffmpeg, see `cameras.clips`) are served by the
@@ -247,12 +247,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--streams", type=int, default=4, help="processes of each kind measured at once")
     parser.add_argument("--skip-detection", action="store_true")
+    parser.add_argument("--only-detection", action="store_true", help="skip the CPU measurements")
     args = parser.parse_args()
     if (missing := rtsp_available()) is not None:
         sys.exit(f"cannot run: {missing}")
     cache = Path(tempfile.gettempdir()) / "hromada-bench-clips"
     figures: dict[str, Any] = {"cpu_cores": os.cpu_count()}
-    for name, spec in STREAMS.items():
+    for name, spec in ({} if args.only_detection else STREAMS).items():
         print(f"{name}: preparing clips (first run encodes them once) …", flush=True)
         sim = RtspSim(spec=spec, cache=cache).start()
         try:

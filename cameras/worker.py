@@ -211,6 +211,7 @@ class Session:
         pace = file_pacer(stream.time_base, loop_started or monotonic()) if is_file else None
         batch = 0.0 if is_file else self.spec.get("read_batch_s", 0.0)
         done = monotonic()
+        slept_at: float | None = None  # when the loop last went to sleep to let frames gather
         for packet in container.demux(stream):
             size = packet.size
             if not size:
@@ -221,9 +222,15 @@ class Session:
             # A read that had to wait means we have caught up with the
             # camera; after this packet, let the next frames gather in the
             # socket and take them in one wakeup (see `read_batch_s`).
-            gather = batch and now - done > CAUGHT_UP_S and not (mjpeg and control.relay)
+            waited = now - done > CAUGHT_UP_S
+            if waited:
+                slept_at = None
+            gather = batch and waited and not (mjpeg and control.relay)
             key = packet.is_keyframe
-            arrivals.append(now)
+            # A packet found waiting after a gathering sleep came during that
+            # sleep: date it from the sleep's start, never later than it came,
+            # because the offline rule counts the silence from the last packet.
+            arrivals.append(now if slept_at is None else slept_at)
             sizes.append(size)
             keys.append(key)
             if now >= notes_due:
@@ -249,6 +256,7 @@ class Session:
                 self._remuxer.close()
                 self._remuxer = None
             if gather:
+                slept_at = monotonic()
                 time.sleep(batch)
             done = monotonic()
 
