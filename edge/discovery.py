@@ -18,6 +18,8 @@ import ifaddr
 from zeroconf import IPVersion, ServiceStateChange
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
+from edge.config import ConfigError
+
 log = logging.getLogger("hromada.discovery")
 
 NODE_SERVICE = "_hromada._tcp.local."
@@ -222,3 +224,22 @@ def peer_finder(discovery: Discovery, roster: Callable[[], list[dict[str, Any]]]
         return peer.url
 
     return url_of
+
+
+def peer_url(ctx: Any, key: str, configured: str, role: str,
+             timeout_s: float = 30.0) -> Callable[[], Awaitable[str]]:
+    """Where a peer role answers: the URL configured at `key`, else found by mDNS among the roster's nodes.
+
+    Raises ConfigError (naming `key`) when neither can work: no URL and discovery disabled.
+    """
+    if configured:
+        base = configured.rstrip("/")
+
+        async def fixed() -> str:
+            return base
+
+        return fixed
+    if ctx.discovery is None:
+        raise ConfigError(ctx.config.path, key, "is required when [discovery] is disabled")
+    return peer_finder(ctx.discovery, lambda: ctx.hub.roster, role, timeout_s)
+

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from edge.config import at_least, ConfigError, build_section, http_url, one_of, option
-from edge.discovery import peer_finder
+from edge.discovery import peer_url
 from edge.identity import Identity
 from edge.peers import KeyLookup, PeerClient, roster_lookup
 from kiosk.announcer import Announcer, CallTracker
@@ -198,15 +198,7 @@ def make_speaker(settings: CallingSettings, state_dir: Path) -> tuple[Speaker, P
 async def create(ctx: Any) -> CallingDisplay:
     """Role factory (``kiosk.calling:create``)."""
     settings = load_settings(ctx.role_config, ctx.config.path)
-    if settings.queue_url:
-        base = settings.queue_url.rstrip("/")
-
-        async def url_of() -> str:
-            return base
-    elif ctx.discovery is not None:
-        url_of = peer_finder(ctx.discovery, lambda: ctx.hub.roster, "queue")
-    else:
-        raise ConfigError(ctx.config.path, f"roles.{ROLE}.queue_url", "is required when [discovery] is disabled")
+    url_of = peer_url(ctx, f"roles.{ROLE}.queue_url", settings.queue_url, "queue")
     if settings.audio == "device" and not SoundCard.present():
         raise ConfigError(ctx.config.path, f"roles.{ROLE}.audio",
                           "`device` needs aplay (alsa-utils) and a sound card (/dev/snd); use `auto` or `file`")

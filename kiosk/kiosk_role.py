@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from edge.config import at_least, ConfigError, build_section, http_url, one_of, option, positive
-from edge.discovery import peer_finder
+from edge.discovery import peer_url
 from edge.identity import Identity
 from edge.outbox import Priority
 from edge.peers import KeyLookup, PeerClient, roster_lookup
@@ -303,16 +303,8 @@ def make_voice(settings: KioskSettings, state_dir: Path) -> KioskVoice | None:
 async def create(ctx: Any) -> Kiosk:
     """Role factory (``kiosk.kiosk_role:create``)."""
     settings = load_settings(ctx.role_config, ctx.config.path)
-    if settings.queue_url:
-        base = settings.queue_url.rstrip("/")
-
-        async def url_of() -> str:
-            return base
-    elif ctx.discovery is not None:
-        # A short wait per attempt: the roster that approves the queue may arrive just after the first look.
-        url_of = peer_finder(ctx.discovery, lambda: ctx.hub.roster, "queue", timeout_s=3.0)
-    else:
-        raise ConfigError(ctx.config.path, f"roles.{ROLE}.queue_url", "is required when [discovery] is disabled")
+    # A short wait per attempt: the roster that approves the queue may arrive just after the first look.
+    url_of = peer_url(ctx, f"roles.{ROLE}.queue_url", settings.queue_url, "queue", timeout_s=3.0)
     if settings.audio == "device" and not SoundCard.present():
         raise ConfigError(ctx.config.path, f"roles.{ROLE}.audio",
                           "`device` needs aplay (alsa-utils) and a sound card (/dev/snd); use `auto` or `file`")

@@ -22,8 +22,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from edge.config import at_least, ConfigError, option, build_section, http_url
-from edge.discovery import peer_finder
+from edge.config import at_least, option, build_section, http_url
+from edge.discovery import peer_url
 from edge.identity import Identity
 from edge.peers import KeyLookup, PeerClient, roster_lookup
 from voting.protocol import SCREEN_PATH
@@ -204,15 +204,7 @@ class HallDisplay:
 async def create(ctx: Any) -> HallDisplay:
     """Role factory (``voting.display:create``)."""
     settings = load_settings(ctx.role_config, ctx.config.path)
-    if settings.hall_url:
-        base = settings.hall_url.rstrip("/")
-
-        async def url_of() -> str:
-            return base
-    elif ctx.discovery is not None:
-        url_of = peer_finder(ctx.discovery, lambda: ctx.hub.roster, "hall")
-    else:
-        raise ConfigError(ctx.config.path, f"roles.{ROLE}.hall_url", "is required when [discovery] is disabled")
+    url_of = peer_url(ctx, f"roles.{ROLE}.hall_url", settings.hall_url, "hall")
     hub = ctx.hub
     role = HallDisplay(ctx.identity, settings, url_of, roster_lookup(lambda: hub.roster, {"hall"}),
                        clock=lambda: time.time() + (hub.clock_offset_s or 0.0))
