@@ -47,7 +47,7 @@ from aiohttp import web  # noqa: E402
 from edge import roles  # noqa: E402
 from edge.config import load_node_config  # noqa: E402
 from edge.node import Node  # noqa: E402
-from kiosk.queue_demo import write_catalogue  # noqa: E402
+from kiosk.queue.demo import write_catalogue  # noqa: E402
 from tests.conftest import HubFixture, free_port, node_toml, wait_until  # noqa: E402
 
 EVENT = json.dumps({"kind": "ticket_issued", "at": "2026-03-03T08:00:00.000Z", "ticket_id": "2026-03-03/А001",
@@ -178,8 +178,8 @@ async def main() -> None:
     if args.load:
         print(json.dumps(await load(json.loads(Path(args.load).read_text()))), flush=True)
         return
-    roles.ROLE_FACTORIES.setdefault("queue", "kiosk.queue_service:create")
-    roles.ROLE_FACTORIES.setdefault("queue-display", "kiosk.calling:create")
+    roles.ROLE_FACTORIES.setdefault("queue", "kiosk.queue.service:create")
+    roles.ROLE_FACTORIES.setdefault("queue-display", "kiosk.calling.service:create")
     with tempfile.TemporaryDirectory(prefix="bench-queue-") as d:
         tmp = Path(d)
         hub = HubFixture(tmp)

@@ -40,16 +40,16 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 from edge import roles  # noqa: E402
 from edge.config import load_node_config  # noqa: E402
 from edge.node import Node  # noqa: E402
-from kiosk.escpos import PROFILES, TicketSlip  # noqa: E402
-from kiosk.kiosk_flow import Screen  # noqa: E402
-from kiosk.kiosk_sim import TouchInjector, wait_screen  # noqa: E402
-from kiosk.kiosk_ui import render_screen  # noqa: E402
-from kiosk.printer import TicketPrinter  # noqa: E402
-from kiosk.sim_printer import SimulatedPrinter  # noqa: E402
+from kiosk.terminal.escpos import PROFILES, TicketSlip  # noqa: E402
+from kiosk.terminal.model import Screen  # noqa: E402
+from kiosk.terminal.sim import TouchInjector, wait_screen  # noqa: E402
+from kiosk.terminal.screens import render_screen  # noqa: E402
+from kiosk.terminal.hardware import TicketPrinter  # noqa: E402
+from kiosk.terminal.sim_printer import SimulatedPrinter  # noqa: E402
 from tests.conftest import HubFixture, node_toml, wait_until  # noqa: E402
 from tests.test_kiosk_flows import kiosk_settings  # noqa: E402
 from tests.test_queue_service import queue_settings  # noqa: E402
-from voting.screen_layout import Canvas  # noqa: E402
+from voting.display.layout import Canvas  # noqa: E402
 
 
 def pct(values: list[float], p: float) -> float:
@@ -93,7 +93,7 @@ async def main() -> None:
     parser.add_argument("--tickets", type=int, default=50)
     parser.add_argument("--profile", default="epson-80-cp1251", choices=sorted(PROFILES))
     args = parser.parse_args()
-    roles.ROLE_FACTORIES.setdefault("kiosk", "kiosk.kiosk_role:create")
+    roles.ROLE_FACTORIES.setdefault("kiosk", "kiosk.terminal.service:create")
     with tempfile.TemporaryDirectory(prefix="bench-kiosk-") as tmpdir:
         tmp = Path(tmpdir)
         hub = HubFixture(tmp)
@@ -117,7 +117,7 @@ async def main() -> None:
                 pos = touch.where("service:id-card")
                 t0 = time.perf_counter()
                 touch.tap(pos)
-                await asyncio.to_thread(kiosk.sim_printer.wait_for_receipts, i + 1, 10.0)
+                await asyncio.to_thread(kiosk.terminal.sim_printer.wait_for_receipts, i + 1, 10.0)
                 latencies.append((time.perf_counter() - t0) * 1000)
                 await wait_until(lambda: kiosk.flow.print_status == "printed", what="print confirmed")
             kiosk_frames = {k: figures(v) for k, v in kiosk.screen.frame_ms.items()}

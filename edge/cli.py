@@ -153,13 +153,13 @@ def cmd_voting(args: argparse.Namespace) -> int:
     cfg = load_node_config(args.config)
     db_path = cfg.state_dir / "node.sqlite"
     if args.voting_cmd == "secretary-link":
-        from voting.api import secretary_token
+        from voting.hall.api import secretary_token
 
         host = cfg.node.listen if cfg.node.listen != "0.0.0.0" else "127.0.0.1"
         print(f"http://{host}:{cfg.node.port}/hall/secretary#token={secretary_token(cfg.state_dir)}")
         return 0
     from edge.store import connect
-    from voting import journal
+    from voting.hall import records as journal
 
     if not db_path.exists():
         print(f"hromada: {db_path}: no hall database here", file=sys.stderr)

@@ -43,7 +43,7 @@ class DemoNode:
 # Roles whose demo boards come with simulated hardware, by the module that makes them.
 # Each module has demo_nodes(state) -> [DemoNode] and may have
 # demo_links(state, hub_nodes) -> [(Ukrainian / English label, where)].
-DEMO_PROVIDERS = ("voting.demo", "kiosk.queue_demo", "kiosk.kiosk_demo", "power.demo", "cameras.demo")
+DEMO_PROVIDERS = ("voting.demo", "kiosk.queue.demo", "kiosk.terminal.demo", "power.demo", "cameras.demo")
 
 # Roles not built yet would run as plain nodes here; every role has its demo board now.
 PLAIN_NODES: tuple[DemoNode, ...] = ()

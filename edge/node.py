@@ -28,7 +28,7 @@ from edge.shutdown import ShutdownRunner
 from edge.roles import factory_for
 from edge.store import Store
 from edge.watchdog import Notifier, run_watchdog
-from edge.web import MAX_BODY, Server, json_response
+from edge.web import MAX_BODY, Server, json_response, refusals
 
 log = logging.getLogger("hromada.node")
 
@@ -75,7 +75,7 @@ class Node:
         self.discovery: Discovery | None = None
         self.roles: list[Role] = []
         self.metrics = Registry({"node": config.node.name})
-        self.app = web.Application(client_max_size=1024 * 1024)
+        self.app = web.Application(client_max_size=1024 * 1024, middlewares=[refusals])
         self.app[MAX_BODY] = 1024 * 1024
         self.app.router.add_get("/health", self._health)
         self.app.router.add_get("/metrics", self._metrics)

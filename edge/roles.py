@@ -25,14 +25,14 @@ NODE_ROLES: tuple[str, ...] = (
 # name -> "package.module:factory"; a factory takes (RoleContext, dict config)
 # and returns an object with the Role interface of edge.node.
 ROLE_FACTORIES: dict[str, str] = {
-    "hall": "voting.service:create",
-    "hall-display": "voting.display:create",
-    "console": "voting.console:create",
-    "queue": "kiosk.queue_service:create",
-    "queue-display": "kiosk.calling:create",
+    "hall": "voting.hall.service:create",
+    "hall-display": "voting.display.service:create",
+    "console": "voting.console.service:create",
+    "queue": "kiosk.queue.service:create",
+    "queue-display": "kiosk.calling.service:create",
     "power": "power.service:create",
     "camera": "cameras.relay:create",
-    "kiosk": "kiosk.kiosk_role:create",
+    "kiosk": "kiosk.terminal.service:create",
 }
 
 
@@ -44,14 +44,14 @@ def factory_for(name: str) -> Callable[..., Any] | None:
 
 # Each role's settings classes by the heading they have in docs/configuration.md.
 ROLE_SETTINGS: dict[str, str] = {
-    "[roles.hall]": "voting.service:HallSettings",
-    "[roles.hall-display]": "voting.display:HallDisplaySection",
-    "[roles.console]": "voting.console:ConsoleSection",
-    "[[roles.console.seats]]": "voting.console:SeatSection",
-    "card_reader = {…} (in [roles.console] or a seat)": "voting.console:CardReaderSection",
-    "[roles.queue]": "kiosk.queue_config:QueueSettings",
-    "[roles.queue-display]": "kiosk.calling:CallingSettings",
-    "[roles.kiosk]": "kiosk.kiosk_role:KioskSettings",
+    "[roles.hall]": "voting.hall.service:HallSettings",
+    "[roles.hall-display]": "voting.display.service:HallDisplaySection",
+    "[roles.console]": "voting.console.service:ConsoleSection",
+    "[[roles.console.seats]]": "voting.console.service:SeatSection",
+    "card_reader = {…} (in [roles.console] or a seat)": "voting.console.service:CardReaderSection",
+    "[roles.queue]": "kiosk.queue.settings:QueueSettings",
+    "[roles.queue-display]": "kiosk.calling.service:CallingSettings",
+    "[roles.kiosk]": "kiosk.terminal.service:KioskSettings",
     "[roles.power]": "power.settings:PowerSection",
     "[roles.power.ups]": "power.settings:UpsSection",
     "[roles.power.mains]": "power.settings:MainsSection",
@@ -67,7 +67,7 @@ ROLE_SETTINGS: dict[str, str] = {
 # Hub extensions: "module:function" called with the Hub before it starts, to
 # add migrations, ingest handlers and routes (e.g. roll-call open data).
 HUB_EXTENSIONS: tuple[str, ...] = (
-    "voting.hubside:extend",
+    "voting.hall.hubside:extend",
     "power.hubside:extend",
 )
 

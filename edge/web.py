@@ -1,7 +1,12 @@
 """What every HTTP server of the project shares: JSON errors, body reading, serving.
 
-Errors are JSON objects ``{"error": {"code": …, "message": …}}`` so a console,
-a kiosk or a script can act on the code and show the message.
+Errors have one JSON shape everywhere (:mod:`edge.errors`)::
+
+    {"error": {"code": …, "message": …, "message_en": …, "details": {…}}}
+
+so a console, a kiosk or a script can act on the code and show the message.
+A handler may raise an :class:`edge.errors.Refusal`; :func:`refusals` (the
+middleware every server of the project installs) answers it with its status.
 """
 
 from __future__ import annotations
@@ -12,18 +17,33 @@ from typing import Any
 
 from aiohttp import web
 
+from edge.errors import Refusal
+
 log = logging.getLogger("hromada.web")
 
 MAX_BODY = web.AppKey("max_body", int)
 
 
-def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.HTTPException:
-    """An aiohttp HTTP exception carrying a JSON error body."""
-    body = json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False)
-    cls = web.HTTPException
-    exc = cls(text=body, content_type="application/json", headers=headers)
-    exc.set_status(status)
+def error(status: int, code: str, message: str, headers: dict[str, str] | None = None, *,
+          message_en: str = "", details: dict[str, Any] | None = None) -> web.HTTPException:
+    """An aiohttp HTTP exception carrying the JSON error body."""
+    return refusal_http(Refusal(code, message, message_en, status=status, details=details), headers)
+
+
+def refusal_http(refusal: Refusal, headers: dict[str, str] | None = None) -> web.HTTPException:
+    """The HTTP answer to a refusal: its status and ``{"error": refusal.to_dict()}``."""
+    exc = web.HTTPException(text=refusal.body().decode(), content_type="application/json", headers=headers)
+    exc.set_status(refusal.status)
     return exc
+
+
+@web.middleware
+async def refusals(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Answer a :class:`Refusal` raised by any handler with its status and the one error body."""
+    try:
+        return await handler(request)
+    except Refusal as refusal:
+        raise refusal_http(refusal) from None
 
 
 async def read_body(request: web.Request) -> bytes:

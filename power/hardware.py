@@ -11,7 +11,7 @@ One small class per thing on the wall, as gpiozero does it:
 * :class:`FuelGauge` — a level sender on an MCP3008 channel.
 * :class:`WiredGenerator` — the above together: what the service calls a generator.
 
-The pins come from the process's gpiozero factory (``voting.hardware.pin_factory``):
+The pins come from the process's gpiozero factory (``edge.gpio.pin_factory``):
 mock pins in the demo and the tests, driven from outside by ``power.sim_generator``.
 Pin callbacks arrive on the pin backend's thread and are handed to the asyncio
 loop, where all deciding happens.

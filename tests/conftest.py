@@ -89,7 +89,7 @@ def minimal_role_settings(roles: list[str], where: Path) -> str:
     if "hall-display" in roles:
         out.append('[roles.hall-display]\nhall_url = "http://127.0.0.1:9"\nfullscreen = false\nwidth = 640\nheight = 360')
     if "queue" in roles:
-        from kiosk.queue_demo import write_catalogue
+        from kiosk.queue.demo import write_catalogue
 
         catalogue = write_catalogue(where / "catalogue.toml")
         out.append(f'[roles.queue]\ncatalogue_file = "{catalogue}"')

@@ -23,8 +23,8 @@ import pygame  # noqa: E402
 import pytest  # noqa: E402
 
 from edge.config import ConfigError  # noqa: E402
-from kiosk.calling import CallingSettings, board_problem, load_settings  # noqa: E402
-from kiosk.calling_screen import (  # noqa: E402
+from kiosk.calling.service import CallingSettings, board_problem, load_settings  # noqa: E402
+from kiosk.calling.screen import (  # noqa: E402
     HERO_BG, LINK_LOST, LINK_LOST_TEXT, PAUSED, PRIORITY, TIER_EN, TIER_HERO, TIER_LABEL, TIER_ROW, render_frame,
 )
 from kiosk.speech import call_tokens  # noqa: E402

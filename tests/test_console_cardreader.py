@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import wait_until
-from voting.hardware import CardReader, PresentationFilter, Rdm6300Parser, rdm6300_frame
-from voting.sim import SimulatedCardReader
+from voting.console.hardware import CardReader, PresentationFilter, Rdm6300Parser, rdm6300_frame
+from voting.console.sim import SimulatedCardReader
 
 CARD = "0A1B2C3D4E"
 

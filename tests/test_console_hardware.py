@@ -10,9 +10,9 @@ from gpiozero import LED
 from gpiozero.pins.mock import MockFactory
 
 from tests.conftest import wait_until
-from voting.hardware import (ATTENTION, HALL_LOST, REFUSED, REGISTERED, Edge, InputWatch, Press, SeatDevices, SeatPins,
+from voting.console.hardware import (ATTENTION, HALL_LOST, REFUSED, REGISTERED, Edge, InputWatch, Press, SeatDevices, SeatPins,
                              StatusLight)
-from voting.sim import SeatSimulator
+from voting.console.sim import SeatSimulator
 
 PINS = SeatPins("7", za=5, proty=6, utrymavsia=13, presence=19, led_za=20, led_proty=21, led_utrymavsia=26,
                 led_status=16)

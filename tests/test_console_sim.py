@@ -1,6 +1,6 @@
 """The console role against a hall speaking the real sealed protocol, on gpiozero mock pins.
 
-The hall here is a test double of the peer (the real hall, ``voting.api``,
+The hall here is a test double of the peer (the real hall, ``voting.hall.api``,
 gets its own end-to-end test): a real aiohttp server that accepts the console
 with ``edge.peers.accept_peer`` against a roster and answers per
 ``voting.protocol``. Everything on the console side is the real code.
@@ -28,9 +28,9 @@ from edge.peers import NonceCache, PeerConnection, accept_peer
 from edge.store import Store
 from edge.web import MAX_BODY
 from tests.conftest import wait_until
-from voting.console import ConsoleRole, create, parse_console_config
+from voting.console.service import ConsoleRole, create, parse_console_config
 from voting.protocol import CONSOLE_PATH
-from voting.sim import Scenario, SeatSimulator
+from voting.console.sim import Scenario, SeatSimulator
 
 SEAT_1 = {"seat": "1", "za": 5, "proty": 6, "utrymavsia": 13, "presence": 19,
           "led_za": 20, "led_proty": 21, "led_utrymavsia": 26, "led_status": 16}

@@ -18,7 +18,7 @@ from tests.conftest import wait_until
 from voting.protocol import LIVE_PATH
 
 from tests.conftest import CHROMIUM
-OVERLAY = Path(__file__).resolve().parent.parent / "voting" / "ui" / "overlay.html"
+OVERLAY = Path(__file__).resolve().parent.parent / "voting" / "hall" / "ui" / "overlay.html"
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                 reason=f"{CHROMIUM} is not installed (apt-get install chromium)")

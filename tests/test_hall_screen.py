@@ -27,10 +27,10 @@ from edge.config import ConfigError  # noqa: E402
 from edge.identity import Identity  # noqa: E402
 from edge.peers import NonceCache, PeerConnection, accept_peer  # noqa: E402
 from tests.conftest import wait_until  # noqa: E402
-from voting.display import HallDisplay, HallDisplaySection, hall_now, load_settings, snapshot_problem  # noqa: E402
+from voting.display.service import HallDisplay, HallDisplaySection, hall_now, load_settings, snapshot_problem  # noqa: E402
 from voting.protocol import SCREEN_PATH  # noqa: E402
-from voting.screen import LINK_LOST_TEXT, plural, render_frame, save_png  # noqa: E402
-from voting.screen_layout import (  # noqa: E402
+from voting.display.screen import LINK_LOST_TEXT, plural, render_frame, save_png  # noqa: E402
+from voting.display.layout import (  # noqa: E402
     FACES, FONT_DIR, RESULT_STYLES, TIER_A, TIER_B, TIER_C, TIER_EN, short_name,
 )
 
@@ -332,7 +332,7 @@ async def test_role_factory_needs_a_hall_address_without_mdns(tmp_path: Path) ->
     from types import SimpleNamespace
 
     from edge.metrics import Registry
-    from voting.display import create
+    from voting.display.service import create
 
     def ctx(table: dict[str, Any]) -> Any:
         return SimpleNamespace(role_config=table, config=SimpleNamespace(path="node.toml"), discovery=None,
@@ -348,7 +348,7 @@ async def test_role_factory_needs_a_hall_address_without_mdns(tmp_path: Path) ->
 
 
 def test_a_burst_of_ballots_is_drawn_once_but_no_result_is_skipped() -> None:
-    from voting.display import ScreenUpdate, ScreenWorker
+    from voting.display.service import ScreenUpdate, ScreenWorker
 
     worker = ScreenWorker((1280, 720), False, None)
     ballots = [{**snapshot("vote_open"), "seq": i} for i in range(5)]

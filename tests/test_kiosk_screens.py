@@ -11,10 +11,10 @@ os.environ["SDL_VIDEODRIVER"] = "dummy"
 
 import pygame  # noqa: E402
 
-from kiosk.kiosk_flow import DEBOUNCE_S, KioskFlow, PrintStatus, Screen  # noqa: E402
-from kiosk.kiosk_style import GAP_MM, TARGET_MM, TEXT_PAIRS, contrast  # noqa: E402
-from kiosk.kiosk_ui import Panel, render_screen, speech_lines  # noqa: E402
-from voting.screen import save_png  # noqa: E402
+from kiosk.terminal.model import DEBOUNCE_S, KioskFlow, PrintStatus, Screen  # noqa: E402
+from kiosk.terminal.style import GAP_MM, TARGET_MM, TEXT_PAIRS, contrast  # noqa: E402
+from kiosk.terminal.screens import Panel, render_screen, speech_lines  # noqa: E402
+from voting.display.screen import save_png  # noqa: E402
 
 MENU = {"type": "menu", "cnap": "ЦНАП", "community": "Громада", "areas": [{"title": "Документи", "groups": [
     {"id": "passport", "title": "Паспорт громадянина України", "prefix": "А", "services": [

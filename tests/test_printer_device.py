@@ -15,12 +15,12 @@ from typing import Iterator
 import numpy as np
 import pytest
 
-from kiosk.escpos import (
+from kiosk.terminal.escpos import (
     CLONE_58_CP1251, EPSON_80_CP1125, EPSON_80_CP1251, RASTER_58, RASTER_80, PrinterProfile,
     TicketSlip)
-from kiosk.printer import (
+from kiosk.terminal.hardware import (
     STATUS_QUERIES, PrinterState, PrintOutcome, TicketPrinter, decode_status, is_status_byte)
-from kiosk.sim_printer import STATUS_REPLIES, SimState, SimulatedPrinter
+from kiosk.terminal.sim_printer import STATUS_REPLIES, SimState, SimulatedPrinter
 
 SLIP = TicketSlip(
     community="Їжакевицька громада",

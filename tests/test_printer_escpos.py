@@ -13,11 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk.escpos import (
+from kiosk.terminal.escpos import (
     CLONE_58_CP1251, EPSON_80_CP1125, EPSON_80_CP1251, ESC, PROFILES, RASTER_58, RASTER_80,
     UKRAINIAN_LETTERS, PrinterProfile, ReceiptBuilder, TicketSlip, UnencodableText, encode_text,
     render_line, ticket_bitmap, ticket_bytes, ticket_lines)
-from kiosk.sim_printer import EscPosDecoder, Receipt
+from kiosk.terminal.sim_printer import EscPosDecoder, Receipt
 
 SLIP = TicketSlip(
     community="Ґалаґанівська територіальна громада",

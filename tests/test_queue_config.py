@@ -11,9 +11,9 @@ import pytest
 from edge.config import ConfigError, build_section
 from kiosk import protocol
 from kiosk.errors import ErrorCode
-from kiosk.queue_config import QueueSettings, load_catalogue
-from kiosk.queue_demo import write_catalogue
-from kiosk.queue_calendar import business_day
+from kiosk.queue.settings import QueueSettings, load_catalogue
+from kiosk.queue.demo import write_catalogue
+from kiosk.queue.calendar import business_day
 
 KYIV = ZoneInfo("Europe/Kyiv")
 GOOD = """windows = [1, 2]

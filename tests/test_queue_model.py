@@ -11,12 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiosk import stats
+from kiosk.queue import stats
 from kiosk.errors import ErrorCode, QueueError
-from kiosk.events import Event, TicketCalled, TicketRedirected
-from kiosk.model import Queue
-from kiosk.ordering import Rank, rank
-from kiosk.services import (
+from kiosk.queue.events import Event, TicketCalled, TicketRedirected
+from kiosk.queue.model import Queue
+from kiosk.queue.ordering import Rank, rank
+from kiosk.queue.services import (
     ALLOWED_PREFIXES,
     CONFUSABLE_PREFIXES,
     CarryOver,
@@ -27,7 +27,7 @@ from kiosk.services import (
     ServiceGroup,
     check_prefix,
 )
-from kiosk.tickets import Booking, PauseReason, TicketKind, TicketState, WindowState
+from kiosk.queue.tickets import Booking, PauseReason, TicketKind, TicketState, WindowState
 
 KYIV = ZoneInfo("Europe/Kyiv")
 MONDAY = date(2025, 3, 3)

@@ -16,10 +16,10 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from edge.store import connect, migrate, transaction
-from kiosk import queue_journal as journal
-from kiosk.model import Queue
-from kiosk.queue_config import QueueSettings, load_catalogue
-from kiosk.stats import Feedback, Grade
+from kiosk.queue import records as journal
+from kiosk.queue.model import Queue
+from kiosk.queue.settings import QueueSettings, load_catalogue
+from kiosk.queue.stats import Feedback, Grade
 from tests.conftest import HubFixture, free_port, healthy, wait_until
 from tests.test_queue_service import KYIV, Cnap, queue_roles, queue_settings  # noqa: F401 (fixture)
 

@@ -19,7 +19,7 @@ import pytest
 
 from edge import roles
 from kiosk import protocol
-from kiosk.queue_demo import write_catalogue
+from kiosk.queue.demo import write_catalogue
 from tests.conftest import HubFixture, http_json, wait_until
 
 KYIV = ZoneInfo("Europe/Kyiv")  # the centre's time zone (the default of [roles.queue] timezone)
@@ -37,8 +37,8 @@ SERVICES = (
 @pytest.fixture
 def queue_roles(monkeypatch: pytest.MonkeyPatch) -> None:
     """The queue roles' factories (``edge.roles``), also before they are registered there."""
-    monkeypatch.setitem(roles.ROLE_FACTORIES, "queue", "kiosk.queue_service:create")
-    monkeypatch.setitem(roles.ROLE_FACTORIES, "queue-display", "kiosk.calling:create")
+    monkeypatch.setitem(roles.ROLE_FACTORIES, "queue", "kiosk.queue.service:create")
+    monkeypatch.setitem(roles.ROLE_FACTORIES, "queue-display", "kiosk.calling.service:create")
 
 
 def queue_settings(tmp: Path, **extra: Any) -> str:
@@ -338,7 +338,7 @@ async def test_day_rollover_from_the_api_starts_a_new_day_and_expires_unserved_t
 
 async def test_a_change_the_disk_refuses_is_answered_503_and_the_queue_goes_on_unchanged(
         cnap: Cnap, monkeypatch: pytest.MonkeyPatch) -> None:
-    from kiosk import queue_journal
+    from kiosk.queue import records as queue_journal
 
     await cnap.act(1, "open")
     await cnap.issue("id-card")

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kiosk.errors import ErrorCode, QueueError
-from kiosk.services import ALLOWED_PREFIXES, UKRAINIAN_CAPITALS
+from kiosk.queue.services import ALLOWED_PREFIXES, UKRAINIAN_CAPITALS
 from kiosk.speech import (
     MINUTE,
     PAUSE,

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from kiosk.errors import ErrorCode, QueueError
-from kiosk.model import Queue
-from kiosk.services import CarryOver, QueueConfig, Service, ServiceGroup
-from kiosk.stats import (
+from kiosk.queue.model import Queue
+from kiosk.queue.services import CarryOver, QueueConfig, Service, ServiceGroup
+from kiosk.queue.stats import (
     By,
     Feedback,
     Grade,

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kiosk.announcer import Announcement, CallTracker
+from kiosk.calling.announcer import Announcement, CallTracker
 from kiosk.speech import PAUSE, call_tokens, say, vocabulary
 from kiosk.voice import MANIFEST, ClipLibrary, clip_name, espeak_available
 

@@ -1,4 +1,4 @@
-"""The audit hash chain over a sitting's events (voting.audit): any edited,
+"""The audit hash chain over a sitting's events (voting.hall.audit): any edited,
 removed, inserted or reordered stored event is found, and named."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from voting.audit import GENESIS, canonical_json, chain, first_broken_link, link_hash
-from voting.events import event_to_dict
-from voting.model import Choice, Council, Person, Question, Sitting
-from voting.sitting import SittingState
+from voting.hall.audit import GENESIS, canonical_json, chain, first_broken_link, link_hash
+from voting.hall.events import event_to_dict
+from voting.hall.model import Choice, Council, Person, Question, Sitting
+from voting.hall.sitting import SittingState
 
 T0 = datetime(2024, 9, 4, 7, 0, tzinfo=UTC)
 

@@ -1,5 +1,5 @@
-"""Session-hall voting by the law: the domain core (voting.model, voting.rules,
-voting.sitting, voting.events). Each test name states the rule it holds."""
+"""Session-hall voting by the law: the domain core (voting.hall.model, voting.rules,
+voting.hall.sitting, voting.hall.events). Each test name states the rule it holds."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from voting.events import (
+from voting.hall.events import (
     BallotCast,
     ManualEntry,
     Registered,
@@ -20,7 +20,7 @@ from voting.events import (
     format_time,
     parse_time,
 )
-from voting.model import (
+from voting.hall.model import (
     Choice,
     Council,
     Outcome,
@@ -36,7 +36,7 @@ from voting.model import (
 )
 from voting.refusals import Refusal, RefusalCode
 from voting.rules import Rule, RuleBase, RuleKind, quorum_required, threshold
-from voting.sitting import ReplayError, SittingState, replay
+from voting.hall.sitting import ReplayError, SittingState, replay
 
 T0 = datetime(2024, 9, 4, 7, 0, tzinfo=UTC)
 DAY = date(2024, 9, 4)

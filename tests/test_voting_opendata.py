@@ -1,5 +1,5 @@
 """Roll-call results as open data: motions.csv, votings.csv and JSON, exactly
-in the format of the mandatory dataset (voting.opendata)."""
+in the format of the mandatory dataset (voting.hall.opendata)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voting.model import Choice, Council, Person, Question, Sitting
-from voting.opendata import (
+from voting.hall.model import Choice, Council, Person, Question, Sitting
+from voting.hall.opendata import (
     MOTION_COLUMNS,
     VOTING_COLUMNS,
     motion_row,
@@ -23,7 +23,7 @@ from voting.opendata import (
     votings_csv,
 )
 from voting.rules import Rule
-from voting.sitting import SittingState
+from voting.hall.sitting import SittingState
 
 T0 = datetime(2024, 9, 4, 7, 0, tzinfo=UTC)
 SITTING = Sitting(convocation=8, session=45, date=date(2024, 9, 4), head_takes_part=True)

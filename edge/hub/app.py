@@ -32,7 +32,7 @@ from edge.roles import HUB_EXTENSIONS, load
 from edge.store import Store
 from edge.timeutil import iso_utc
 from edge.watchdog import Notifier, run_watchdog
-from edge.web import MAX_BODY, Server, error, json_response, parse_json, read_body
+from edge.web import MAX_BODY, Server, error, json_response, parse_json, read_body, refusals
 
 log = logging.getLogger("hromada.hub")
 
@@ -120,7 +120,7 @@ class Hub:
     # -- application --------------------------------------------------------
 
     def _make_app(self) -> web.Application:
-        app = web.Application(client_max_size=self.cfg.max_body_bytes, middlewares=[self._errors])
+        app = web.Application(client_max_size=self.cfg.max_body_bytes, middlewares=[self._errors, refusals])
         app[MAX_BODY] = self.cfg.max_body_bytes
         r = app.router
         r.add_get("/health", self.health)
