@@ -117,7 +117,7 @@ async def main() -> None:
                 pos = touch.where("service:id-card")
                 t0 = time.perf_counter()
                 touch.tap(pos)
-                await asyncio.to_thread(kiosk.terminal.sim_printer.wait_for_receipts, i + 1, 10.0)
+                await asyncio.to_thread(kiosk.sim_printer.wait_for_receipts, i + 1, 10.0)
                 latencies.append((time.perf_counter() - t0) * 1000)
                 await wait_until(lambda: kiosk.flow.print_status == "printed", what="print confirmed")
             kiosk_frames = {k: figures(v) for k, v in kiosk.screen.frame_ms.items()}

@@ -81,7 +81,7 @@ async def test_a_ticket_taken_by_touch_is_printed_with_ukrainian_letters_and_a_q
     kiosk, touch = connected
     await take_ticket(kiosk, touch, "residence")  # «Реєстрація місця проживання»: є, і
     await wait_screen(kiosk, Screen.TICKET)
-    receipt = (await asyncio.to_thread(kiosk.terminal.sim_printer.wait_for_receipts, 1))[0]
+    receipt = (await asyncio.to_thread(kiosk.sim_printer.wait_for_receipts, 1))[0]
     await wait_until(lambda: kiosk.flow.print_status == "printed", what="print confirmed")
     label = kiosk.flow.issued["ticket"]["label"]
     assert label == "Р001"
@@ -102,8 +102,8 @@ async def test_a_ticket_taken_by_touch_is_printed_with_ukrainian_letters_and_a_q
     # і ї є ґ: the catalogue has no ґ, so a slip that carries all four goes the same way to the printer.
     issued = {**kiosk.flow.issued, "ticket": {**kiosk.flow.issued["ticket"], "service_title": "Ґанок: ґрунт, єдність і їжа"}}
     slip = ticket_slip(issued, kiosk.flow.menu, datetime(2026, 3, 3, 9, 15))
-    assert (await kiosk.terminal.hardware.print_ticket_async(slip)).printed
-    second = (await asyncio.to_thread(kiosk.terminal.sim_printer.wait_for_receipts, 2))[1]
+    assert (await kiosk.printer.print_ticket_async(slip)).printed
+    second = (await asyncio.to_thread(kiosk.sim_printer.wait_for_receipts, 2))[1]
     if kiosk.profile.raster_text:  # the decoded image is exactly the text drawn with the bundled font
         assert (second.images[0] == ticket_bitmap(slip, kiosk.profile)).all()
     else:
@@ -124,14 +124,14 @@ async def test_a_double_tap_on_a_service_issues_one_ticket_and_a_tap_counts_once
     assert [t["label"] for t in (await cnap.state())["tickets"]] == ["А001"]
     assert kiosk.flow.tickets_issued == 1
     assert kiosk.screen.ignored_mouse >= 2 * kiosk.screen.taps  # every synthesized mouse down/up was ignored
-    assert len(kiosk.terminal.sim_printer.wait_for_receipts(1)) == 1
+    assert len(kiosk.sim_printer.wait_for_receipts(1)) == 1
 
 
 @pytest.mark.parametrize("state", [SimState.PAPER_OUT, SimState.NO_ANSWER])
 async def test_when_the_printer_cannot_print_the_number_is_shown_large_and_technicians_are_alerted(
         hub: HubFixture, connected, cnap: Cnap, state: SimState) -> None:
     kiosk, touch = connected
-    kiosk.terminal.sim_printer.state = state
+    kiosk.sim_printer.state = state
     await take_ticket(kiosk, touch, "id-card")
     await wait_until(lambda: kiosk.flow.print_status == "failed", what="print refused")
     await wait_screen(kiosk, Screen.TICKET)
@@ -143,11 +143,11 @@ async def test_when_the_printer_cannot_print_the_number_is_shown_large_and_techn
     assert layout.find(expected.uk)
     alerts = await wait_until(lambda: open_hub_alerts(hub, "printer"), timeout=15, what="printer alert at the hub")
     assert alerts[0][1] == "critical" and expected.uk in alerts[0][2]
-    assert kiosk.terminal.sim_printer.receipts == [] or state is SimState.NO_ANSWER
+    assert kiosk.sim_printer.receipts == [] or state is SimState.NO_ANSWER
     # The queue knows the ticket: the visitor keeps their place.
     assert [t["label"] for t in (await cnap.state())["tickets"]] == ["А001"]
     # Paper back in: the next ticket prints and the alert clears.
-    kiosk.terminal.sim_printer.state = SimState.PAPER_NEAR_END
+    kiosk.sim_printer.state = SimState.PAPER_NEAR_END
     await asyncio.sleep(0.65)  # a tap this soon after the screen appeared would be taken as a double tap
     touch.tap_button("done")
     await take_ticket(kiosk, touch, "id-card")
@@ -297,7 +297,7 @@ async def test_a_long_press_anywhere_starts_speech_mode_which_reads_the_screen_i
 @pytest.mark.parametrize("connected", [{"printer_profile": "raster-80"}], indirect=True)
 async def test_a_stalled_printer_never_freezes_the_screen(connected, cnap: Cnap) -> None:
     kiosk, touch = connected
-    kiosk.terminal.sim_printer.stall(after_bytes=9)  # answers the status queries, then stops taking the job
+    kiosk.sim_printer.stall(after_bytes=9)  # answers the status queries, then stops taking the job
     try:
         await take_ticket(kiosk, touch, "id-card")
         await wait_screen(kiosk, Screen.TICKET)
@@ -308,7 +308,7 @@ async def test_a_stalled_printer_never_freezes_the_screen(connected, cnap: Cnap)
         assert kiosk.printed[-1].outcome == "timeout"
         await wait_until(lambda: kiosk.screen.last_layout.big_number == "А001", what="number shown large")
     finally:
-        kiosk.terminal.sim_printer.resume()
+        kiosk.sim_printer.resume()
 
 
 
@@ -316,7 +316,7 @@ async def test_a_stalled_printer_never_freezes_the_screen(connected, cnap: Cnap)
 @pytest.mark.parametrize("connected", [{"scenario": "demo", "scenario_every_s": 0.2}], indirect=True)
 async def test_the_demo_visitor_takes_tickets_through_the_touch_screen(connected, cnap: Cnap) -> None:
     kiosk, _ = connected
-    receipts = await asyncio.to_thread(kiosk.terminal.sim_printer.wait_for_receipts, 1, 15.0)
+    receipts = await asyncio.to_thread(kiosk.sim_printer.wait_for_receipts, 1, 15.0)
     assert receipts[0].qr_payloads and kiosk.flow.tickets_issued >= 1
     assert len((await cnap.state())["tickets"]) == kiosk.flow.tickets_issued
     health = kiosk.health()
