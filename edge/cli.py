@@ -6,6 +6,7 @@
     hromada hub pending|nodes --config FILE
     hromada hub approve|reject|revoke NODE_ID --config FILE
     hromada demo                          the whole system on this machine
+    hromada ROLE-COMMAND …                a role's own commands (edge.roles.ROLE_COMMANDS)
 
 A wrong configuration is refused with the file, the key and the reason, and
 exit code 2.
@@ -21,6 +22,8 @@ from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from edge.config import ConfigError, HubConfig, load_hub_config, load_node_config
+from edge.roles import ROLE_COMMANDS
+from edge.roles import load as load_role_part
 
 EXIT_CONFIG = 2
 
@@ -149,30 +152,6 @@ def cmd_provision(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_voting(args: argparse.Namespace) -> int:
-    cfg = load_node_config(args.config)
-    db_path = cfg.state_dir / "node.sqlite"
-    if args.voting_cmd == "secretary-link":
-        from voting.hall.api import secretary_token
-
-        host = cfg.node.listen if cfg.node.listen != "0.0.0.0" else "127.0.0.1"
-        print(f"http://{host}:{cfg.node.port}/hall/secretary#token={secretary_token(cfg.state_dir)}")
-        return 0
-    from edge.store import connect
-    from voting.hall import records as journal
-
-    if not db_path.exists():
-        print(f"hromada: {db_path}: no hall database here", file=sys.stderr)
-        return 1
-    result = journal.verify(connect(db_path).conn)
-    if result.ok:
-        print(f"Журнал цілісний: {result.rows} записів / audit log intact: {result.rows} rows")
-        return 0
-    print(f"ЖУРНАЛ ПОШКОДЖЕНО: перший зламаний запис №{result.first_broken_seq} ({result.reason}) / "
-          f"AUDIT LOG BROKEN at row {result.first_broken_seq}: {result.reason}")
-    return 3
-
-
 def cmd_hub_user(config: HubConfig, args: argparse.Namespace) -> int:
     from edge.hub import auth, registry
     from edge.store import transaction
@@ -245,12 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = user_sub.add_parser("disable", parents=[common], help="disable an account and end its sessions")
     p.add_argument("username")
 
-    voting = sub.add_parser("voting", help="session hall: verify the audit log, the secretary's link")
-    voting_sub = voting.add_subparsers(dest="voting_cmd", required=True)
-    v = voting_sub.add_parser("verify", help="recompute the hall's hash chain; name the first broken link")
-    v.add_argument("--config", required=True, help="the hall node's TOML file")
-    v = voting_sub.add_parser("secretary-link", help="print the secretary page's address with its token")
-    v.add_argument("--config", required=True, help="the hall node's TOML file")
+    for target in ROLE_COMMANDS.values():  # the roles' own commands (e.g. `hromada voting …`)
+        load_role_part(target)(sub)
 
     prov = sub.add_parser("provision", help="set up this board: configuration, key, enrollment, systemd units")
     prov.add_argument("--root", default="/", help="write under this directory instead of / (images, tests)")
@@ -312,8 +287,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from provisioning.doctor import run_doctor
 
             return run_doctor(args.config, args.lang)
-        if args.command == "voting":
-            return cmd_voting(args)
+        role_command = getattr(args, "role_command", None)
+        if role_command is not None:
+            return int(role_command(args))
         if args.command == "demo":
             from edge.demo import run_demo
 

@@ -25,9 +25,9 @@ NODE_ROLES: tuple[str, ...] = (
 # name -> "package.module:factory"; a factory takes (RoleContext, dict config)
 # and returns an object with the Role interface of edge.node.
 ROLE_FACTORIES: dict[str, str] = {
-    "hall": "voting.hall.service:create",
+    "hall": "voting.hall.role:create",
     "hall-display": "voting.display.service:create",
-    "console": "voting.console.service:create",
+    "console": "voting.console.role:create",
     "queue": "kiosk.queue.service:create",
     "queue-display": "kiosk.calling.service:create",
     "power": "power.service:create",
@@ -44,11 +44,11 @@ def factory_for(name: str) -> Callable[..., Any] | None:
 
 # Each role's settings classes by the heading they have in docs/configuration.md.
 ROLE_SETTINGS: dict[str, str] = {
-    "[roles.hall]": "voting.hall.service:HallSettings",
+    "[roles.hall]": "voting.hall.settings:HallSettings",
     "[roles.hall-display]": "voting.display.service:HallDisplaySection",
-    "[roles.console]": "voting.console.service:ConsoleSection",
-    "[[roles.console.seats]]": "voting.console.service:SeatSection",
-    "card_reader = {…} (in [roles.console] or a seat)": "voting.console.service:CardReaderSection",
+    "[roles.console]": "voting.console.settings:ConsoleSettings",
+    "[[roles.console.seats]]": "voting.console.settings:SeatSection",
+    "card_reader = {…} (in [roles.console] or a seat)": "voting.console.settings:CardReaderSection",
     "[roles.queue]": "kiosk.queue.settings:QueueSettings",
     "[roles.queue-display]": "kiosk.calling.service:CallingSettings",
     "[roles.kiosk]": "kiosk.terminal.service:KioskSettings",
@@ -70,6 +70,15 @@ HUB_EXTENSIONS: tuple[str, ...] = (
     "voting.hall.hubside:extend",
     "power.hubside:extend",
 )
+
+
+# Role subcommands of ``hromada``: command name -> "module:function". The
+# function is given the parser's subparsers, adds its command with
+# ``set_defaults(role_command=handler)``, and the handler (args) -> exit code
+# runs it; so ``edge.cli`` names no role.
+ROLE_COMMANDS: dict[str, str] = {
+    "voting": "voting.hall.cli:register",
+}
 
 
 def load(target: str) -> Callable[..., Any]:

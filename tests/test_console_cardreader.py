@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import wait_until
-from voting.console.hardware import CardReader, PresentationFilter, Rdm6300Parser, rdm6300_frame
-from voting.console.sim import SimulatedCardReader
+from voting.console.hardware import CardReader, PresentationFilter, Rdm6300Parser, Rdm6300Reader, rdm6300_frame
+from voting.console.sim import Rdm6300Pty, SimulatedCardReader
 
 CARD = "0A1B2C3D4E"
 
@@ -87,9 +87,9 @@ def test_a_held_card_is_one_presentation_and_a_later_one_is_another() -> None:
 # -- the reader on a real pty ----------------------------------------------------------------------------
 
 async def test_the_reader_on_a_pty_reports_a_held_card_once_and_survives_bad_frames() -> None:
-    sim = SimulatedCardReader()
+    sim = Rdm6300Pty()
     got: list[str] = []
-    reader = CardReader(sim.path, got.append, repeat_s=0.5)
+    reader = Rdm6300Reader(sim.path, got.append, repeat_s=0.5)
     reader.start()
     try:
         await wait_until(lambda: reader.port_open, timeout=5, what="the port to open")
@@ -109,10 +109,19 @@ async def test_the_reader_on_a_pty_reports_a_held_card_once_and_survives_bad_fra
 
 
 async def test_a_missing_port_is_retried_and_reported_not_raised(tmp_path: Path) -> None:
-    reader = CardReader(str(tmp_path / "ttyUSB9"), lambda card: None, reopen_s=0.05)
+    reader = Rdm6300Reader(str(tmp_path / "ttyUSB9"), lambda card: None, reopen_s=0.05)
     reader.start()
     try:
         await wait_until(lambda: reader.stats.port_errors >= 2, timeout=2)
         assert not reader.port_open and "ttyUSB9" in reader.health()["last_error"]
     finally:
         await reader.stop()
+
+
+async def test_the_real_and_the_simulated_reader_are_both_card_readers(tmp_path: Path) -> None:
+    real = Rdm6300Reader(str(tmp_path / "ttyUSB9"), lambda card: None)
+    simulated = SimulatedCardReader(lambda card: None)
+    try:
+        assert isinstance(real, CardReader) and isinstance(simulated, CardReader)
+    finally:
+        simulated.close()

@@ -28,7 +28,9 @@ from edge.peers import NonceCache, PeerConnection, accept_peer
 from edge.store import Store
 from edge.web import MAX_BODY
 from tests.conftest import wait_until
-from voting.console.service import ConsoleRole, create, parse_console_config
+from voting.console.role import create
+from voting.console.service import ConsoleRole
+from voting.console.settings import parse_console_config
 from voting.protocol import CONSOLE_PATH
 from voting.console.sim import Scenario, SeatSimulator
 

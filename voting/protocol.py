@@ -28,8 +28,11 @@ Hall → console
         after hello and after every change that concerns the console.
     ``{"type": "ack", "id", "seat", "kind": "ballot" | "registered", "choice": ...}``
         sent only after the fact is committed to SQLite: the LED may light.
-    ``{"type": "refused", "id", "seat", "code", "message", "message_en"}``
-        nothing was recorded; the console shows its refusal pattern.
+    ``{"type": "refused", "id", "seat", "code", "message", "message_en", "details"}``
+        nothing was recorded; the console shows its refusal pattern. Beside
+        ``type``, ``id`` and ``seat`` it is the refusal's one JSON form
+        (:meth:`edge.errors.Refusal.to_dict`); the codes and texts are in
+        ``voting.refusals``.
 
 Hall → screen (and the overlay)
     A whole snapshot of what a screen shows, after every change::

@@ -1,10 +1,21 @@
-"""Refusals: bad input from a console, a person or a peer.
+"""The voting package's refusals: its codes and their Ukrainian and English texts.
 
-A refusal is an exception carrying a stable machine code (for consoles, the
-WebSocket protocol, logs and metrics) and a clear message, Ukrainian first
-and English second. Every command of the sitting state either returns a new
-state and the event to record, or raises a :class:`Refusal` — and then
-nothing has changed: the state objects are immutable.
+A refusal is an :class:`edge.errors.Refusal`: a stable machine code (for
+consoles, the WebSocket protocol, logs and metrics), the text a person reads,
+Ukrainian first and English second, and the HTTP status it answers with. Two
+catalogues hold the voting texts:
+
+* :data:`RULES` — refusals by the rules of the sitting, raised as
+  :class:`Refusal` (its ``code`` is a :class:`RefusalCode`). Every command of
+  the sitting state either returns a new state and the event to record, or
+  raises one — and then nothing has changed: the state objects are immutable.
+* :data:`HALL` — refusals by the hall before the rules are asked (a malformed
+  console message, a seat of another console, a card nobody owns), raised as
+  ``HALL.refuse(code, **details)``.
+
+Over HTTP the secretary's API answers a refusal with 409 and the one error
+body of :mod:`edge.web`; a console hears it as a ``refused`` message carrying
+:meth:`edge.errors.Refusal.to_dict` (``voting.protocol``).
 """
 
 from __future__ import annotations
@@ -12,7 +23,12 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-__all__ = ["RefusalCode", "Refusal"]
+from edge import errors
+
+__all__ = ["RefusalCode", "Refusal", "RULES", "HALL"]
+
+# The secretary's API has always answered a refusal, by the rules or by the hall, with 409 Conflict.
+CONFLICT = 409
 
 
 class RefusalCode(enum.StrEnum):
@@ -44,7 +60,7 @@ class RefusalCode(enum.StrEnum):
 
 # (Ukrainian, English) message templates; str.format fields come from the
 # refusal's details.
-_MESSAGES: dict[RefusalCode, tuple[str, str]] = {
+_RULE_TEXTS: dict[RefusalCode, tuple[str, str]] = {
     RefusalCode.UNKNOWN_VOTER: (
         "Невідомий депутат: «{voter_id}».",
         "Unknown deputy: '{voter_id}'.",
@@ -134,30 +150,47 @@ _MESSAGES: dict[RefusalCode, tuple[str, str]] = {
 }
 
 
-class Refusal(Exception):
-    """Input refused by the domain; nothing was changed.
+RULES = errors.Catalogue({code: (uk, en, CONFLICT) for code, (uk, en) in _RULE_TEXTS.items()})
 
-    ``code`` is stable for machines, ``message`` is the Ukrainian text for
-    people, ``message_en`` the English one, ``details`` the values the
-    messages were made from.
+
+class Refusal(errors.Refusal):
+    """Input refused by the rules of the sitting; nothing was changed.
+
+    An :class:`edge.errors.Refusal` made from :data:`RULES`: ``code`` is the
+    :class:`RefusalCode` member itself, ``message`` the Ukrainian text for
+    people, ``message_en`` the English one, ``details`` the values the texts
+    were made from.
     """
 
-    def __init__(self, code: RefusalCode, **details: Any) -> None:
-        self.code = RefusalCode(code)
-        self.details: dict[str, Any] = details
-        uk, en = _MESSAGES[self.code]
-        self.message = uk.format(**details)
-        self.message_en = en.format(**details)
-        super().__init__(self.message)
+    code: RefusalCode
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form for a WebSocket error message or a log line."""
-        return {
-            "code": self.code.value,
-            "message": self.message,
-            "message_en": self.message_en,
-            "details": dict(self.details),
-        }
+    def __init__(self, code: RefusalCode, **details: Any) -> None:
+        member = RefusalCode(code)
+        text = RULES.text(member)
+        super().__init__(member, text.uk.format(**details), text.en.format(**details), status=text.status,
+                         details=details)
+        self.code = member  # the member, not only its value: callers compare codes with `is`
 
     def __repr__(self) -> str:
         return f"Refusal({self.code.value!r}, {self.message!r})"
+
+
+HALL = errors.Catalogue({
+    "presence_required": ("Утримуйте сенсор присутності під час голосування.",
+                          "Hold the presence sensor while voting.", CONFLICT),
+    "not_your_seat": ("Цей пульт не обслуговує місце «{seat}».", "This console does not drive seat '{seat}'.",
+                      CONFLICT),
+    "card_other_seat": ("Картка належить депутату іншого місця («{other}»).",
+                        "The card belongs to the deputy of another seat ('{other}').", CONFLICT),
+    "unknown_card": ("Невідома картка.", "Unknown card.", CONFLICT),
+    "bad_message": ("Неправильне повідомлення: {what}.", "Malformed message: {what}.", CONFLICT),
+    "registration_closed": ("Реєстрацію закрито, голосування не відкрито.",
+                            "Registration is closed and no vote is open.", CONFLICT),
+    "no_sitting": ("Засідання не розпочато.", "No sitting has started.", CONFLICT),
+    "duplicate": ("Повторне повідомлення.", "Duplicate message.", CONFLICT),
+    "vote_open": ("Спершу закрийте або скасуйте відкрите голосування.", "Close or cancel the open vote first.",
+                  CONFLICT),
+    # The secretary's API, before any action is tried.
+    "unauthorized": ("Потрібен ключ секретаря", "secretary token required", 401),
+    "operator_required": ("Вкажіть, хто вносить зміну", "name the operator", 400),
+})

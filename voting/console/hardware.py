@@ -4,13 +4,17 @@ One small interface per device kind, as gpiozero does it:
 
 * :class:`SeatDevices` — one seat: the За / Проти / Утримався buttons, the
   presence (touch) sensor, a LED per choice and the status LED.
-* :class:`CardReader` — an RDM6300 125 kHz reader on any pyserial URL (a
-  device path, a pty made by ``voting.console.sim``, ``loop://``).
+* :class:`CardReader` — a card reader at a seat (an interface, as gpiozero's
+  device bases are): :class:`Rdm6300Reader` is the real one, an RDM6300
+  125 kHz reader on any pyserial URL (a device path, ``/dev/serial0``,
+  ``loop://``); ``voting.console.sim.SimulatedCardReader`` is the simulated
+  one, the same driver reading a pretend RDM6300 on a real pty.
 
-The real/simulated choice is the gpiozero pin factory from configuration
-(:func:`pin_factory`): ``mock`` pins are driven by ``voting.console.sim``; the code
-that reads them is the same. Pin and serial callbacks arrive on other
-threads; both adapters hand them to the asyncio loop with
+The real/simulated choice is made by configuration, in ``voting.console.role``:
+the gpiozero pin factory (``gpio.pin_factory``; ``mock`` pins are driven by
+``voting.console.sim``, the code that reads them is the same) and the card
+reader's ``url`` (``sim``: the simulated reader). Pin and serial callbacks
+arrive on other threads; both adapters hand them to the asyncio loop with
 ``call_soon_threadsafe`` and do all their deciding there.
 """
 
@@ -24,7 +28,7 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass
 from enum import StrEnum
-from typing import Any, Callable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 import serial
 from gpiozero import LED, DigitalInputDevice
@@ -35,9 +39,6 @@ from voting.protocol import BUTTON_INPUTS
 log = logging.getLogger("hromada.console.hardware")
 
 PRESENCE = "presence"
-
-# -- pin factory ------------------------------------------------------------------
-
 
 
 # -- inputs: debounce and flapping (pure) ---------------------------------------------
@@ -209,6 +210,7 @@ class SeatDevices:
         self.inputs: dict[str, DigitalInputDevice] = {}
         self.leds: dict[str, LED] = {}
         self.watches: dict[str, InputWatch] = {}
+        self.status: StatusLight | None = None  # made once every pin is claimed
         self._closed = False
         try:
             # DigitalInputDevice rather than Button: Button starts a hold-timer thread we never use.
@@ -247,7 +249,7 @@ class SeatDevices:
 
     def close(self) -> None:
         self._closed = True
-        if hasattr(self, "status"):
+        if self.status is not None:
             self.status.close()
         for device in [*self.inputs.values(), *self.leds.values()]:
             with contextlib.suppress(Exception):
@@ -377,8 +379,33 @@ class PresentationFilter:
         return last is None or now - last >= self.repeat_s
 
 
-class CardReader:
-    """An RDM6300 reader on a pyserial URL; ``on_card(card_id)`` is called in the asyncio loop.
+@runtime_checkable
+class CardReader(Protocol):
+    """A card reader at one seat: each presentation of a card is reported once, in the asyncio loop.
+
+    A reader is made with the seat's ``on_card(card_id)`` callback; it never
+    raises on bad frames or a missing port, it counts them in :attr:`stats`
+    and says so in :meth:`health`.
+    """
+
+    stats: ReaderStats
+    port_open: bool
+
+    def start(self) -> None:
+        """Begin reading (in the running loop)."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop reading and let go of the port."""
+        ...
+
+    def health(self) -> dict[str, Any]:
+        """What the node's health reports of this reader: port state, last error, counters."""
+        ...
+
+
+class Rdm6300Reader:
+    """The real :class:`CardReader`: an RDM6300 on a pyserial URL; ``on_card(card_id)`` is called in the loop.
 
     The blocking reads run in a thread of their own; a port that cannot be
     opened or fails is retried every ``reopen_s`` seconds.

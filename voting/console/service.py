@@ -21,153 +21,18 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from edge.config import ConfigError, option, required, build_section, http_url, label, positive
 from edge.discovery import NODE_SERVICE, Peer
 from edge.node import RoleContext
 from edge.peers import PeerClient, roster_lookup
 from edge.timeutil import iso_utc, uuid7
-from edge.gpio import pin_factory
 from voting.console.hardware import (ATTENTION, DARK, HALL_LOST, REFUSED, REGISTERED, CardReader, LightPattern,
-                             Press, SeatDevices, SeatPins)
+                                     Press, SeatDevices)
+from voting.console.settings import ConsoleConfig
 from voting.protocol import CHOICES, CONSOLE_PATH
 
 log = logging.getLogger("hromada.console")
 
-SIM_READER = "sim"  # card_reader url of a simulated reader on a pty (mock pins only)
 HALL_SEARCH_S = 5.0
-
-
-# -- configuration ---------------------------------------------------------------------
-
-def bcm_pin(value: int) -> str | None:
-    return None if 0 <= value <= 27 else "must be a BCM GPIO number from 0 to 27"
-
-
-def optional_pin(value: int) -> str | None:
-    return None if value == -1 else bcm_pin(value)
-
-
-def card_id(value: str) -> str | None:
-    if value and (len(value) != 10 or any(c not in "0123456789ABCDEFabcdef" for c in value)):
-        return "must be 10 hex characters (the RDM6300 card id), or empty"
-    return None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ConsoleSection:
-    """`[roles.console]`: a node with deputies' voting consoles."""
-
-    hall_url: str = option("", "Hall node base URL, e.g. `http://10.0.0.5:8700`. Empty: the node with role "
-                             "`hall` found by mDNS whose id the hub's roster lists as a hall.", http_url)
-    presence_required: bool = option(True, "Refuse, on the console, a vote button pressed without the presence sensor "
-                                         "held. `false`: send every press with its presence flag; the hall decides.")
-    bounce_s: float = option(0.05, "Debounce time of buttons and presence sensor, seconds.",
-                           lambda v: None if 0 < v <= 0.5 else "must be greater than 0 and at most 0.5")
-    flap_edges: int = option(12, "An input changing more than this many times within `flap_window_s` is a fault "
-                               "(reported to the hall, its presses ignored).",
-                           lambda v: None if v >= 2 else "must be at least 2")
-    flap_window_s: float = option(2.0, "Window of the flapping rule, and the quiet time after which a faulty input "
-                                     "is trusted again, seconds.", positive)
-    scenario: str = option("", "`demo`: simulated deputies register and vote on the mock pins "
-                             "(needs `gpio.pin_factory = \"mock\"`). Empty: none.",
-                         lambda v: None if v in ("", "demo") else "must be \"\" or \"demo\"")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SeatSection:
-    """`[[roles.console.seats]]`: one seat and its BCM pins."""
-
-    seat: str = required("Seat number in the hall's seat plan, as a string, e.g. `\"12\"`.", label)
-    za: int = required("Pin of the «За» button (to ground, internal pull-up).", bcm_pin)
-    proty: int = required("Pin of the «Проти» button.", bcm_pin)
-    utrymavsia: int = required("Pin of the «Утримався» button.", bcm_pin)
-    presence: int = option(-1, "Pin of the presence (touch) sensor, active high; -1: none fitted "
-                             "(allowed only with `presence_required = false`).", optional_pin)
-    led_za: int = required("Pin of the green «За» LED.", bcm_pin)
-    led_proty: int = required("Pin of the red «Проти» LED.", bcm_pin)
-    led_utrymavsia: int = required("Pin of the yellow «Утримався» LED.", bcm_pin)
-    led_status: int = required("Pin of the status LED.", bcm_pin)
-    demo_card: str = option("", "Card the demo scenario presents at this seat (10 hex characters).", card_id)
-
-    def pins(self) -> SeatPins:
-        return SeatPins(self.seat, self.za, self.proty, self.utrymavsia, None if self.presence == -1 else self.presence,
-                        self.led_za, self.led_proty, self.led_utrymavsia, self.led_status)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CardReaderSection:
-    """`card_reader`: an RDM6300 reader, in a seat's table or the console's."""
-
-    url: str = required("pyserial URL of the reader: `/dev/ttyUSB0`, `/dev/serial0`, or `sim` (a simulated reader "
-                    "on a pty; mock pins only).", lambda v: None if v else "must not be empty")
-    seat: str = option("", "Seat the reader serves; in a seat's table it is that seat, in the console's table it "
-                         "may be left out when the console has one seat.")
-
-
-@dataclass(frozen=True, slots=True)
-class ConsoleConfig:
-    """The validated `[roles.console]` table."""
-
-    settings: ConsoleSection
-    seats: tuple[SeatSection, ...]
-    readers: tuple[tuple[str, str], ...]  # (seat, url)
-
-
-def parse_console_config(table: dict[str, Any], path: str, pin_factory_name: str = "mock",
-                         discovery_enabled: bool = True) -> ConsoleConfig:
-    """Validate `[roles.console]`; raises ConfigError naming the file, the key and the reason."""
-    prefix = "roles.console"
-    known = {f for f in ConsoleSection.__dataclass_fields__} | {"seats", "card_reader"}
-    for key in table:
-        if key not in known:
-            raise ConfigError(path, f"{prefix}.{key}", f"unknown key; known keys: {', '.join(sorted(known))}")
-    settings = build_section(ConsoleSection, {k: v for k, v in table.items() if k not in ("seats", "card_reader")},
-                             path, prefix)
-    raw_seats = table.get("seats")
-    if not isinstance(raw_seats, list) or not raw_seats:
-        raise ConfigError(path, f"{prefix}.seats", "name at least one seat: [[roles.console.seats]]")
-    seats: list[SeatSection] = []
-    readers: list[tuple[str, str, str]] = []  # seat, url, key
-    used_pins: dict[int, str] = {}
-    for i, raw in enumerate(raw_seats):
-        key = f"{prefix}.seats[{i}]"
-        if not isinstance(raw, dict):
-            raise ConfigError(path, key, "must be a table")
-        seat = build_section(SeatSection, {k: v for k, v in raw.items() if k != "card_reader"}, path, key)
-        if any(s.seat == seat.seat for s in seats):
-            raise ConfigError(path, f"{key}.seat", f"seat {seat.seat!r} is listed twice")
-        if seat.presence == -1 and settings.presence_required:
-            raise ConfigError(path, f"{key}.presence", "is required while presence_required = true")
-        for name in ("za", "proty", "utrymavsia", "presence", "led_za", "led_proty", "led_utrymavsia", "led_status"):
-            pin = getattr(seat, name)
-            if pin != -1 and pin in used_pins:
-                raise ConfigError(path, f"{key}.{name}", f"pin {pin} is already used by {used_pins[pin]}")
-            used_pins[pin] = f"{key}.{name}"
-        if "card_reader" in raw:
-            reader = build_section(CardReaderSection, raw["card_reader"], path, f"{key}.card_reader")
-            if reader.seat not in ("", seat.seat):
-                raise ConfigError(path, f"{key}.card_reader.seat", f"must be left out or be {seat.seat!r}")
-            readers.append((seat.seat, reader.url, f"{key}.card_reader"))
-        seats.append(seat)
-    if "card_reader" in table:
-        key = f"{prefix}.card_reader"
-        reader = build_section(CardReaderSection, table["card_reader"], path, key)
-        seat_id = reader.seat or (seats[0].seat if len(seats) == 1 else "")
-        if not seat_id:
-            raise ConfigError(path, f"{key}.seat", "name the seat the reader serves (this console has several)")
-        if all(s.seat != seat_id for s in seats):
-            raise ConfigError(path, f"{key}.seat", f"seat {seat_id!r} is not one of this console's seats")
-        readers.append((seat_id, reader.url, key))
-    for i, (seat_id, url, key) in enumerate(readers):
-        if any(other == seat_id for other, _, _ in readers[:i]):
-            raise ConfigError(path, key, f"seat {seat_id!r} already has a card reader")
-        if url == SIM_READER and pin_factory_name != "mock":
-            raise ConfigError(path, f"{key}.url", "a simulated reader needs gpio.pin_factory = \"mock\"")
-    if settings.scenario and pin_factory_name != "mock":
-        raise ConfigError(path, f"{prefix}.scenario", "the demo scenario needs gpio.pin_factory = \"mock\"")
-    if not settings.hall_url and not discovery_enabled:
-        raise ConfigError(path, f"{prefix}.hall_url", "is required while [discovery] enabled = false")
-    return ConsoleConfig(settings, tuple(seats), tuple((s, u) for s, u, _ in readers))
 
 
 # -- what the console knows of each seat -------------------------------------------------------
@@ -197,7 +62,14 @@ def status_pattern(connected: bool, view: SeatView, vote_open: bool, registratio
 
 
 class ConsoleRole:
-    """The deputies' consoles of one node: seat devices, card readers, the link to the hall."""
+    """The deputies' consoles of one node: seat devices, card readers, the link to the hall.
+
+    ``voting.console.role`` builds it and then its devices, whose callbacks
+    are :meth:`on_press`, :meth:`on_fault` and :meth:`on_card`, and fills
+    :attr:`seats`, :attr:`readers` (real or simulated, as configured),
+    :attr:`sim_readers` (the simulated ones, which the demo and the tests can
+    hold a card to) and :attr:`scenario` before :meth:`start`.
+    """
 
     name = "console"
 
@@ -211,10 +83,10 @@ class ConsoleRole:
         self.views = {s.seat: SeatView() for s in config.seats}
         self.seats: dict[str, SeatDevices] = {}
         self.readers: dict[str, CardReader] = {}
-        self.sim_readers: dict[str, Any] = {}  # seat -> voting.console.sim.SimulatedCardReader
+        self.sim_readers: dict[str, Any] = {}  # seat -> voting.console.sim.SimulatedCardReader (also in readers)
         self.faults: dict[tuple[str, str], str] = {}  # (seat, input) -> since (UTC ISO 8601)
         self.listeners: list[Callable[[], None]] = []  # called after every change the hall made known
-        self.scenario: Any = None
+        self.scenario: Any = None  # voting.console.sim.Scenario with scenario = "demo"
         self._fault_news: dict[tuple[str, str], str] = {}  # not yet told to the hall: "flapping" / "ok"
         self._pending: dict[str, str] = {}  # message id -> seat, sent and not yet answered
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -225,37 +97,12 @@ class ConsoleRole:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    def open_devices(self) -> None:
-        """Claim the pins and serial ports (at creation, so a wrong pin stops the node at start)."""
-        try:
-            factory = pin_factory(self.ctx.config.gpio.pin_factory)
-        except Exception as exc:  # lgpio missing, not a Raspberry Pi, no /dev/gpiochip*
-            raise ConfigError(self.ctx.config.path, "gpio.pin_factory", f"cannot use it here: {exc}") from None
-        s = self.settings
-        for i, seat in enumerate(self.config.seats):
-            try:
-                self.seats[seat.seat] = SeatDevices(seat.pins(), factory, self._on_press, self._on_fault,
-                                                    bounce_s=s.bounce_s, flap_edges=s.flap_edges,
-                                                    flap_window_s=s.flap_window_s)
-            except Exception as exc:  # gpiozero: pin in use, fixed pull, no such pin
-                self.close_devices()
-                raise ConfigError(self.ctx.config.path, f"roles.console.seats[{i}]",
-                                  f"{type(exc).__name__}: {exc}") from None
-        for seat_id, url in self.config.readers:
-            if url == SIM_READER:
-                from voting.console.sim import SimulatedCardReader
-                self.sim_readers[seat_id] = SimulatedCardReader()
-                url = self.sim_readers[seat_id].path
-            self.readers[seat_id] = CardReader(url, lambda card, seat_id=seat_id: self._on_card(seat_id, card))
-
     async def start(self) -> None:
         self._refresh()
         for reader in self.readers.values():
             reader.start()
         self._spawn(self.client.run())
-        if self.settings.scenario == "demo":
-            from voting.console.sim import Scenario
-            self.scenario = Scenario(self)
+        if self.scenario is not None:
             self.scenario.start()
 
     async def stop(self) -> None:
@@ -269,6 +116,7 @@ class ConsoleRole:
         self.close_devices()
 
     def close_devices(self) -> None:
+        """Let go of the pins and the simulated readers' ptys (also after a failed start)."""
         for devices in self.seats.values():
             devices.close()
         for sim in self.sim_readers.values():
@@ -402,7 +250,8 @@ class ConsoleRole:
 
     # -- what the devices report --------------------------------------------------------------
 
-    def _on_press(self, press: Press) -> None:
+    def on_press(self, press: Press) -> None:
+        """A debounced vote-button press at a seat (from its ``SeatDevices``, in the loop)."""
         view = self.views[press.seat]
         view.presses += 1
         if self.settings.presence_required and not press.presence:
@@ -412,7 +261,8 @@ class ConsoleRole:
         self._send_or_refuse(press.seat, {"type": "press", "seat": press.seat, "choice": press.choice,
                                           "presence": press.presence, "vote": (self.vote or {}).get("uid")})
 
-    def _on_card(self, seat: str, card: str) -> None:
+    def on_card(self, seat: str, card: str) -> None:
+        """A card presented at a seat's reader (in the loop)."""
         self.views[seat].card_reads += 1
         log.info("seat %s: card %s…", seat, card[:4])  # the whole id identifies a person: keep it out of logs
         self._send_or_refuse(seat, {"type": "card", "seat": seat, "card": card})
@@ -430,7 +280,8 @@ class ConsoleRole:
                 self._refuse(seat)
         self._spawn(send())
 
-    def _on_fault(self, seat: str, name: str, faulted: bool) -> None:
+    def on_fault(self, seat: str, name: str, faulted: bool) -> None:
+        """An input of a seat became a flapping fault, or settled again (in the loop)."""
         if faulted:
             self.faults[(seat, name)] = iso_utc()
         else:
@@ -461,15 +312,3 @@ class ConsoleRole:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-async def create(ctx: RoleContext) -> ConsoleRole:
-    """The role factory (``edge.roles.ROLE_FACTORIES["console"] = "voting.console.service:create"``)."""
-    config = parse_console_config(ctx.role_config, ctx.config.path, ctx.config.gpio.pin_factory,
-                                  ctx.config.discovery.enabled)
-    role = ConsoleRole(ctx, config)
-    role.open_devices()
-    if ctx.config.gpio.pin_factory == "mock":
-        from voting.console.sim import add_sim_routes
-        add_sim_routes(ctx.app, role)
-    return role

@@ -2,11 +2,14 @@
 
 Everything here acts *from outside* the console code: it drives gpiozero
 mock pins and writes bytes into a real pty, so the demo and the tests run
-the same ``SeatDevices`` and ``CardReader`` code as a board does.
+the same ``SeatDevices`` and ``Rdm6300Reader`` code as a board does.
 
 * :class:`SeatSimulator` — a deputy's hands at one seat (buttons, presence)
   and eyes on its LEDs.
-* :class:`SimulatedCardReader` — an RDM6300 on a pty (``card_reader.url = "sim"``).
+* :class:`Rdm6300Pty` — a pretend RDM6300 on a pty: what a card held to its
+  antenna sends down the line.
+* :class:`SimulatedCardReader` — the simulated ``CardReader``
+  (``card_reader.url = "sim"``): the real driver reading an :class:`Rdm6300Pty`.
 * :class:`Scenario` — the demo (``scenario = "demo"``): seats register and vote.
 * :func:`add_sim_routes` — ``POST /sim/press``, ``POST /sim/card``,
   ``GET /sim/leds`` on the node's own server, so tests in other processes can
@@ -21,13 +24,13 @@ import logging
 import os
 import random
 import tty
-from typing import TYPE_CHECKING, Any, Coroutine
+from typing import TYPE_CHECKING, Any, Callable, Coroutine
 
 from aiohttp import web
 from gpiozero.pins.mock import MockPin
 
 from edge.web import error, json_response, parse_json, read_body
-from voting.console.hardware import PRESENCE, SeatDevices, rdm6300_frame
+from voting.console.hardware import PRESENCE, Rdm6300Reader, ReaderStats, SeatDevices, rdm6300_frame
 from voting.protocol import BUTTON_INPUTS
 
 if TYPE_CHECKING:
@@ -94,14 +97,15 @@ class SeatSimulator:
         return self.devices.lights()
 
 
-class SimulatedCardReader:
-    """A pretend RDM6300 on a real pty; the real CardReader opens :attr:`path` like a USB serial port."""
+class Rdm6300Pty:
+    """A pretend RDM6300 on a real pty; the real reader opens :attr:`path` like a USB serial port."""
 
     def __init__(self) -> None:
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)  # ETX (0x03) is Ctrl-C to a cooked terminal
         os.set_blocking(self._master, False)  # nobody reading must not block the simulator
         self.path = os.ttyname(self._slave)
+        self._fds: tuple[int, ...] = (self._master, self._slave)
 
     def write(self, data: bytes) -> None:
         """Raw bytes on the line (for corrupt frames and junk)."""
@@ -116,9 +120,49 @@ class SimulatedCardReader:
             await asyncio.sleep(every_s)
 
     def close(self) -> None:
-        for fd in (self._master, self._slave):
+        fds, self._fds = self._fds, ()  # once only: a closed fd's number may already be someone else's
+        for fd in fds:
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+class SimulatedCardReader:
+    """The simulated :class:`~voting.console.hardware.CardReader`: the real driver on a pretend RDM6300.
+
+    Chosen by configuration (``card_reader.url = "sim"``, mock pins only).
+    :meth:`present` holds a card to its antenna; everything after that — the
+    frames, their parsing, the repeat filter — is the real code.
+    """
+
+    def __init__(self, on_card: Callable[[str], None], *, repeat_s: float = 1.0, reopen_s: float = 2.0) -> None:
+        self.device = Rdm6300Pty()
+        self.driver = Rdm6300Reader(self.device.path, on_card, repeat_s=repeat_s, reopen_s=reopen_s)
+
+    @property
+    def stats(self) -> ReaderStats:
+        return self.driver.stats
+
+    @property
+    def port_open(self) -> bool:
+        return self.driver.port_open
+
+    def start(self) -> None:
+        self.driver.start()
+
+    async def stop(self) -> None:
+        await self.driver.stop()
+        self.close()
+
+    def health(self) -> dict[str, Any]:
+        return self.driver.health()
+
+    async def present(self, card: str, hold_s: float = 0.3, every_s: float = 0.1) -> None:
+        """Hold a card to the antenna (see :meth:`Rdm6300Pty.present`)."""
+        await self.device.present(card, hold_s, every_s)
+
+    def close(self) -> None:
+        """Close the pty (the driver, if still reading, reports the port lost)."""
+        self.device.close()
 
 
 # -- the demo -------------------------------------------------------------------------------------

@@ -5,6 +5,11 @@ site (``edge.peers``). The secretary's page and API take a bearer token kept
 in the state directory (``hromada voting secretary-link`` prints the page's
 address with it); no cookies, so no cross-site request can act for them.
 The overlay and its live feed are public and read-only.
+
+A refusal (by the rules or by the hall) reaches a console as a ``refused``
+message carrying :meth:`edge.errors.Refusal.to_dict`, and the secretary as the
+node's one JSON error body with the refusal's status (409), raised through
+``edge.web.refusals``.
 """
 
 from __future__ import annotations
@@ -20,20 +25,21 @@ from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
+from edge.errors import Refusal
 from edge.live import LiveFeed, staff_token
 from edge.outbox import Priority
 from edge.peers import NonceCache, PeerConnection, accept_peer, roster_lookup
 from edge.web import error, json_response, parse_json, read_body
 from voting import protocol
 from voting.hall.model import Question
-from voting.refusals import Refusal
-from voting.rules import Rule
-from voting.hall.service import HallService, ServiceRefusal, now_utc, refusal
+from voting.hall.service import HallService, now_utc
 from voting.hall.snapshot import console_state, hall_snapshot, secretary_view
+from voting.refusals import HALL
+from voting.rules import Rule
 
 log = logging.getLogger("hromada.hall")
 
@@ -45,6 +51,8 @@ def secretary_token(state_dir: Path) -> str:
 
 @dataclass
 class ConsoleLink:
+    """One connected console node: the seats it drives and the ids of its recent messages."""
+
     conn: PeerConnection
     name: str
     seats: set[str] = field(default_factory=set)
@@ -53,12 +61,18 @@ class ConsoleLink:
 
 
 class HallRole:
-    """The `hall` role: wires the service to sockets and pages."""
+    """The `hall` role: the service's sockets and pages (``voting.hall.role`` builds it).
+
+    ``scenario``, when given, runs beside the service from start to stop (the
+    demo's self-running sitting).
+    """
 
     name = "hall"
 
-    def __init__(self, service: HallService) -> None:
+    def __init__(self, service: HallService,
+                 scenario: Callable[[HallService], Awaitable[None]] | None = None) -> None:
         self.service = service
+        self.scenario = scenario
         ctx = service.ctx
         self.ctx = ctx
         self.consoles: dict[str, ConsoleLink] = {}
@@ -93,10 +107,8 @@ class HallRole:
     async def start(self) -> None:
         await self.service.start()
         self._tasks.append(asyncio.create_task(self._broadcaster(), name="hall-broadcast"))
-        if self.service.settings.scenario == "demo":
-            from voting.hall.scenario import run_hall_demo
-
-            self._tasks.append(asyncio.create_task(run_hall_demo(self.service), name="hall-demo"))
+        if self.scenario is not None:
+            self._tasks.append(asyncio.create_task(self.scenario(self.service), name="hall-demo"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -179,35 +191,32 @@ class HallRole:
                 await self._fault(link, msg)
                 return
             if kind not in ("press", "card"):
-                raise refusal("bad_message", what=f"unknown type {kind!r}")
+                raise HALL.refuse("bad_message", what=f"unknown type {kind!r}")
             if not msg_id or len(msg_id) > 64:
-                raise refusal("bad_message", what="id is required")
+                raise HALL.refuse("bad_message", what="id is required")
             if msg_id in link.recent_ids:
-                raise refusal("duplicate")
+                raise HALL.refuse("duplicate")
             link.recent_ids = (link.recent_ids + [msg_id])[-256:]
             if seat not in link.seats:
-                raise refusal("not_your_seat", seat=seat)
+                raise HALL.refuse("not_your_seat", seat=seat)
             assignment = self.service.council.by_seat(seat)
             assert assignment is not None  # hello admitted only seats of the plan
             if kind == "card":
                 await self._card(link, msg_id, seat, str(msg.get("card", "")).upper(), assignment.voter_id)
             else:
                 await self._press(link, msg, msg_id, seat, assignment.voter_id)
-        except ServiceRefusal as exc:
-            await self._refuse(link, msg_id, seat, exc.code, exc.message, exc.message_en)
-        except Refusal as exc:
-            await self._refuse(link, msg_id, seat, exc.code.value, exc.message, exc.message_en)
+        except Refusal as exc:  # by the hall or by the rules: nothing was recorded
+            await self._refuse(link, msg_id, seat, exc)
 
     async def _hello(self, link: ConsoleLink, msg: dict[str, Any]) -> None:
         seats = msg.get("seats")
         if not isinstance(seats, list):
-            raise refusal("bad_message", what="seats must be a list")
+            raise HALL.refuse("bad_message", what="seats must be a list")
         accepted = set()
         for seat in map(str, seats):
             a = self.service.council.by_seat(seat)
             if a is None or a.console != link.name:
-                await self._refuse(link, "", seat, "not_your_seat", *[t.format(seat=seat) for t in (
-                    "Цей пульт не обслуговує місце «{seat}».", "This console does not drive seat '{seat}'.")])
+                await self._refuse(link, "", seat, HALL.refuse("not_your_seat", seat=seat))
                 continue
             accepted.add(seat)
         link.seats = accepted
@@ -217,10 +226,10 @@ class HallRole:
         s = self.service
         state = s.state
         if state is None:
-            raise refusal("no_sitting")
+            raise HALL.refuse("no_sitting")
         if state.current_vote is not None:
             if s.settings.presence_required and msg.get("presence") is not True:
-                raise refusal("presence_required")
+                raise HALL.refuse("presence_required")
             choice = str(msg.get("choice", ""))
             vote = msg.get("vote")
             await s.ballot(str(vote) if vote else None, voter_id, choice)
@@ -228,19 +237,19 @@ class HallRole:
             await link.conn.send({"type": "ack", "id": msg_id, "seat": seat, "kind": "ballot", "choice": choice})
             return
         if not s.registration_open:
-            raise refusal("registration_closed")
+            raise HALL.refuse("registration_closed")
         if s.settings.presence_required and msg.get("presence") is not True:
-            raise refusal("presence_required")
+            raise HALL.refuse("presence_required")
         await s.register(voter_id, True, None)
         await link.conn.send({"type": "ack", "id": msg_id, "seat": seat, "kind": "registered"})
 
     async def _card(self, link: ConsoleLink, msg_id: str, seat: str, card: str, voter_id: str) -> None:
         owner = self.service.council.by_card(card)
         if owner is None:
-            raise refusal("unknown_card")
+            raise HALL.refuse("unknown_card")
         if owner.seat != seat:
             log.warning("card of seat %s presented at seat %s (console %s)", owner.seat, seat, link.name)
-            raise refusal("card_other_seat", other=owner.seat)
+            raise HALL.refuse("card_other_seat", other=owner.seat)
         await self.service.register(voter_id, True, None)
         await link.conn.send({"type": "ack", "id": msg_id, "seat": seat, "kind": "registered"})
 
@@ -253,12 +262,12 @@ class HallRole:
             "message": f"Пульт «{link.name}», місце {seat}: несправний вхід «{inp}» ({what})",
             "message_en": f"Console '{link.name}', seat {seat}: faulty input '{inp}' ({what})"}, Priority.CRITICAL)
 
-    async def _refuse(self, link: ConsoleLink, msg_id: str, seat: str, code: str, message: str, en: str) -> None:
+    async def _refuse(self, link: ConsoleLink, msg_id: str, seat: str, refusal: Refusal) -> None:
+        code = str(refusal.code)
         self.m_refused.inc(code=code)
         log.info("refused console %s seat %s: %s", link.name, seat, code)
         with contextlib.suppress(Exception):
-            await link.conn.send({"type": "refused", "id": msg_id, "seat": seat, "code": code, "message": message,
-                                  "message_en": en})
+            await link.conn.send({"type": "refused", "id": msg_id, "seat": seat, **refusal.to_dict()})
 
     # -- screens and the live feed ----------------------------------------------------
 
@@ -285,7 +294,7 @@ class HallRole:
     def _authorize(self, request: web.Request) -> None:
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer ") or not hmac.compare_digest(header[7:].strip(), self.token):
-            raise error(401, "unauthorized", "Потрібен ключ секретаря / secretary token required")
+            raise HALL.refuse("unauthorized")
 
     async def _body(self, request: web.Request) -> dict[str, Any]:
         self._authorize(request)
@@ -295,13 +304,13 @@ class HallRole:
         return data
 
     async def _act(self, make: Any) -> web.Response:
-        """Run one secretary action; bad input is a 400, a refusal by the rules a 409."""
+        """Run one secretary action; bad input is a 400, a refusal (by the rules or the hall) its own 409.
+
+        A :class:`~edge.errors.Refusal` passes through: the node's ``refusals``
+        middleware answers it with its status and the one error body.
+        """
         try:
             result = await make()
-        except Refusal as exc:
-            raise error(409, exc.code.value, f"{exc.message} / {exc.message_en}") from None
-        except ServiceRefusal as exc:
-            raise error(409, exc.code, f"{exc.message} / {exc.message_en}") from None
         except KeyError as exc:
             raise error(400, "bad_request", f"missing field {exc}") from None
         except (ValueError, TypeError, IndexError) as exc:
@@ -371,7 +380,7 @@ class HallRole:
 def _operator(d: dict[str, Any]) -> str:
     who = str(d.get("operator", "")).strip()
     if not who:
-        raise error(400, "operator_required", "Вкажіть, хто вносить зміну / name the operator")
+        raise HALL.refuse("operator_required")
     return who[:80]
 
 

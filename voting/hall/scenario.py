@@ -1,8 +1,9 @@
 """The demo's sitting: the hall runs itself so that everything moves.
 
-Used only with ``[roles.hall] scenario = "demo"``. It acts through the same
-service calls the secretary's page uses; the deputies' presses come from the
-simulated consoles (``voting.console.sim``), through real GPIO code on mock pins.
+Used only with ``[roles.hall] scenario = "demo"`` (``voting.hall.role`` chooses
+it). It acts through the same service calls the secretary's page uses; the
+deputies' presses come from the simulated consoles (``voting.console.sim``),
+through real GPIO code on mock pins.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import asyncio
 import logging
 import random
 
+from edge.errors import Refusal
 from voting.hall.model import Question
-from voting.refusals import Refusal
+from voting.hall.service import HallService
 from voting.rules import Rule
-from voting.hall.service import HallService, ServiceRefusal
 
 log = logging.getLogger("hromada.hall.demo")
 
@@ -52,7 +53,7 @@ async def run_hall_demo(service: HallService, vote_s: float = 12.0, pause_s: flo
                 await asyncio.sleep(vote_s * 1.3)
                 await service.close_vote(uid)  # idempotent if the timer closed it
             await asyncio.sleep(pause_s * 3)
-        except (Refusal, ServiceRefusal) as exc:
+        except Refusal as exc:  # by the rules or by the hall
             log.warning("demo scenario: %s", exc)
             await asyncio.sleep(5.0)
         session += 1

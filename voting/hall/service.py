@@ -17,61 +17,19 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable
 
-from edge.config import ConfigError, option, required, build_section, one_of
+from edge import errors
 from edge.node import RoleContext
 from edge.outbox import Priority, enqueue
 from voting.hall import records as journal
-from voting.hall.council_file import CouncilFile, load_council_file
+from voting.hall.council_file import CouncilFile
 from voting.hall.events import event_from_dict, event_to_dict
 from voting.hall.model import Question, Sitting
 from voting.hall.opendata import motion_row, voting_rows
-from voting.refusals import Refusal
+from voting.hall.settings import HallSettings
 from voting.hall.sitting import SittingState, replay
+from voting.refusals import HALL
 
 log = logging.getLogger("hromada.hall")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HallSettings:
-    """`[roles.hall]`: the session hall controller."""
-
-    council_file: str = required("TOML file with the council, its deputies, their seats, consoles and cards.")
-    head_takes_part: bool = option(True, "Whether the head takes part in sittings by default (changes the total composition).")
-    allow_change: bool = option(False, "Whether a deputy may change a choice while the vote is open.")
-    presence_required: bool = option(True, "A vote button counts only while the seat's presence sensor is held.")
-    vote_duration_s: float = option(0.0, "Votes close by themselves after this many seconds (0: the secretary closes them).")
-    show_choices_live: bool = option(False, "Show the running counts of choices on screens while a vote is open.")
-    scenario: str = option("", "`demo`: the hall runs a sitting by itself (registration, votes) for the demo.",
-                         one_of("", "demo"))
-
-
-class ServiceRefusal(Exception):
-    """Refused by the hall before the rules were asked (bad message, wrong seat)."""
-
-    def __init__(self, code: str, message: str, message_en: str) -> None:
-        super().__init__(message)
-        self.code, self.message, self.message_en = code, message, message_en
-
-
-REFUSALS = {
-    "presence_required": ("Утримуйте сенсор присутності під час голосування.",
-                          "Hold the presence sensor while voting."),
-    "not_your_seat": ("Цей пульт не обслуговує місце «{seat}».", "This console does not drive seat '{seat}'."),
-    "card_other_seat": ("Картка належить депутату іншого місця («{other}»).",
-                        "The card belongs to the deputy of another seat ('{other}')."),
-    "unknown_card": ("Невідома картка.", "Unknown card."),
-    "bad_message": ("Неправильне повідомлення: {what}.", "Malformed message: {what}."),
-    "registration_closed": ("Реєстрацію закрито, голосування не відкрито.",
-                            "Registration is closed and no vote is open."),
-    "no_sitting": ("Засідання не розпочато.", "No sitting has started."),
-    "duplicate": ("Повторне повідомлення.", "Duplicate message."),
-    "vote_open": ("Спершу закрийте або скасуйте відкрите голосування.", "Close or cancel the open vote first."),
-}
-
-
-def refusal(code: str, **details: Any) -> ServiceRefusal:
-    uk, en = REFUSALS[code]
-    return ServiceRefusal(code, uk.format(**details), en.format(**details))
 
 
 def now_utc() -> datetime:
@@ -196,14 +154,14 @@ class HallService:
 
     def _need_sitting(self) -> SittingState:
         if self.state is None:
-            raise refusal("no_sitting")
+            raise HALL.refuse("no_sitting")
         return self.state
 
     async def start_sitting(self, session: int, day: date | None = None, head_takes_part: bool | None = None,
                             convocation: int | None = None) -> SittingState:
         async with self._lock:
             if self.state is not None and self.state.current_vote is not None:
-                raise refusal("vote_open")
+                raise HALL.refuse("vote_open")
             sitting = Sitting(convocation=convocation or self.council.convocation, session=session,
                               date=day or now_utc().date(),
                               head_takes_part=(self.settings.head_takes_part and self.council.council.head is not None)
@@ -341,7 +299,7 @@ class HallService:
         task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
 
     async def _auto_close(self, uid: str) -> None:
-        with contextlib.suppress(Refusal):
+        with contextlib.suppress(errors.Refusal):
             if await self.close_vote(uid):
                 log.info("vote %s closed by its timer", uid)
 
@@ -351,17 +309,3 @@ class HallService:
             return {k.split(":", 1)[1]: float(v) for k, v in rows}
         self._durations.update(await self.ctx.store.run(read))
         self._schedule_close()
-
-
-async def create(ctx: RoleContext) -> Any:
-    """The `hall` role's factory."""
-    from voting.hall.api import HallRole
-
-    settings = build_section(HallSettings, ctx.role_config, ctx.config.path, "roles.hall")
-    try:
-        council = load_council_file(settings.council_file)
-    except ConfigError as exc:
-        raise ConfigError(ctx.config.path, "roles.hall.council_file", str(exc)) from None
-    service = HallService(ctx=ctx, settings=settings, council=council)
-    return HallRole(service)
-
