@@ -69,6 +69,8 @@ ROLE_SETTINGS: dict[str, str] = {
 HUB_EXTENSIONS: tuple[str, ...] = (
     "voting.hall.hubside:extend",
     "power.hubside:extend",
+    "kiosk.queue.hubside:extend",
+    "cameras.hubside:extend",
 )
 
 

@@ -1,12 +1,16 @@
-"""The hub's side of an orderly shutdown: a power node's request becomes a signed command.
+"""The power role at the hub: orderly shutdowns and the dashboard's power page.
 
-A power node whose UPS is critical sends one ``power.shutdown`` message per
+Orderly shutdown: a power node whose UPS is critical sends one ``power.shutdown`` message per
 step of its plan, at the step's time (the delays are the plan's, kept on the
 node). The hub stores each once (ingest is exactly-once), resolves the
 target by node name within the sender's site, and sends the ``shutdown``
 command over the target's WebSocket (signed, as every hub command). A
 target that is not connected is tried again until ``GIVE_UP_S``; one that
 never answers, or is unknown, raises an alert for the technicians.
+
+The power page (section ``power``, drawn by ``hubside.js``): per power node
+its state from the last heartbeat and 24 h / 7 d series of its
+``power.reading`` messages, then the latest ``power.event`` messages.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from typing import Any
 from aiohttp import web
 
 from edge.hub import alerts
+from edge.hub.extensions import DashRoute, HubExtension, Section, nodes_with_role, recent_events
 from edge.timeutil import iso_utc
+from edge.web import json_response
 
 log = logging.getLogger("hromada.hub.power")
 
@@ -136,13 +142,43 @@ class ShutdownDispatcher:
                 target, requester, state, detail)
 
 
+def power_series(conn: sqlite3.Connection, node_id: str, span_s: int, bucket_s: int) -> list[dict[str, Any]]:
+    """Averages per bucket of a power node's readings: battery charge, mains present, generator running."""
+    since = iso_utc(time.time() - span_s)
+    rows = conn.execute(
+        "SELECT CAST(strftime('%s', created_at) AS INTEGER) / ? AS b,"
+        " avg(json_extract(payload, '$.\"battery.charge\"')), avg(json_extract(payload, '$.mains')),"
+        " avg(json_extract(payload, '$.gen_running')) FROM events"
+        " WHERE node_id = ? AND kind = 'power.reading' AND created_at >= ? GROUP BY b ORDER BY b",
+        (bucket_s, node_id, since)).fetchall()
+    return [{"t": b * bucket_s, "charge": c, "mains": m, "gen": g} for b, c, m, g in rows]
+
+
+def power_page(conn: sqlite3.Connection) -> dict[str, Any]:
+    """Per power node: its state from the last heartbeat and 24 h / 7 d series from its readings."""
+    out = []
+    for n in nodes_with_role(conn, "power"):
+        series = {name: power_series(conn, n["node_id"], span, bucket)
+                  for name, span, bucket in (("24h", 86_400, 900), ("7d", 7 * 86_400, 7200))}
+        out.append({"node_id": n["node_id"], "name": n["name"], "site": n["site"], "online": n["online"],
+                    "last_seen": n["last_seen"], "power": n["role_health"], "series": series})
+    return {"nodes": out, "events": recent_events(conn, None, "power.event", 50)}
+
+
 def extend(hub: Any) -> None:
-    """Add orderly shutdowns to a hub: schema, the ``power.shutdown`` ingest handler, the dispatcher."""
-    if hasattr(hub, "power_shutdowns"):
-        return  # already extended (HUB_EXTENSIONS and a test may both ask)
+    """Add the power role to a hub: schema, the ``power.shutdown`` ingest handler, the dispatcher, the page."""
     dispatcher = ShutdownDispatcher(hub)
-    hub.migrations["power-shutdowns"] = MIGRATIONS
-    hub.ingest_handlers["power.shutdown"] = dispatcher.store
-    hub.app.on_startup.append(dispatcher.on_startup)
-    hub.app.on_cleanup.append(dispatcher.on_cleanup)
-    hub.power_shutdowns = dispatcher
+
+    async def page_data(request: web.Request, sess: Any) -> web.Response:
+        return json_response(await hub.store.run(lambda db: power_page(db.conn)))
+
+    hub.install(HubExtension(
+        name="power",
+        migrations={"power-shutdowns": MIGRATIONS},
+        ingest={"power.shutdown": dispatcher.store},
+        sections=[Section("power", "Живлення", "Power", "view", ("power", "hubside.js"), order=10,
+                          kinds=("power.",))],
+        dashboard_routes=[DashRoute("GET", "/api/v1/dash/power", "view", page_data)],
+        on_startup=[dispatcher.on_startup],
+        on_cleanup=[dispatcher.on_cleanup],
+    ))

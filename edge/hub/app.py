@@ -24,6 +24,7 @@ from edge.discovery import HUB_SERVICE, NODE_SERVICE, Discovery, Peer, txt_prope
 from edge.hub import alerts, ingest, registry
 from edge.hub.openapi import openapi_document
 from edge.hub.dashboard import Dashboard
+from edge.hub.extensions import HubExtension
 from edge.hub.notify import AlertNotifier
 from edge.hub.schema import MIGRATIONS
 from edge.identity import H_NONCE, Identity, SignatureError, SignedRequest, check_request, seal
@@ -55,6 +56,7 @@ class Hub:
         self._background: set[asyncio.Future[Any]] = set()
         self.ingest_handlers: dict[str, ingest.Handler] = {}
         self.migrations: dict[str, Any] = dict(MIGRATIONS)
+        self.extensions: dict[str, HubExtension] = {}
         self.app = self._make_app()
         self.dashboard = Dashboard(self)
         for target in HUB_EXTENSIONS:
@@ -116,6 +118,36 @@ class Hub:
     @property
     def url(self) -> str:
         return self.server.url
+
+    # -- what the roles add --------------------------------------------------
+
+    def install(self, extension: HubExtension) -> bool:
+        """Add a role's tables, ingest handlers, dashboard sections and routes, and background work.
+
+        Before ``start`` only (the migrations run and the routes freeze there).
+        An extension is installed once by name: asking again (``HUB_EXTENSIONS``
+        and a test, say) changes nothing and returns False.
+        """
+        if self.store is not None:
+            raise RuntimeError(f"hub extension {extension.name!r} installed after the hub started")
+        if extension.name in self.extensions:
+            return False
+        clash = (set(extension.migrations) & set(self.migrations)) or (set(extension.ingest) & set(self.ingest_handlers))
+        if clash:
+            raise ValueError(f"hub extension {extension.name!r} redefines {sorted(clash)}")
+        self.extensions[extension.name] = extension
+        self.migrations.update({k: list(v) for k, v in extension.migrations.items()})
+        self.ingest_handlers.update(extension.ingest)
+        for section in extension.sections:
+            self.dashboard.add_section(section)
+        for route in extension.dashboard_routes:
+            self.dashboard.add_route(route)
+        for method, path, handler in extension.public_routes:
+            self.app.router.add_route(method, path, handler)
+        self.app.on_startup.extend(extension.on_startup)
+        self.app.on_cleanup.extend(extension.on_cleanup)
+        log.debug("hub extension %s installed", extension.name)
+        return True
 
     # -- application --------------------------------------------------------
 
@@ -315,9 +347,9 @@ class Hub:
         self._m_events.inc(result.stored)
         self._m_dups.inc(result.duplicates)
         if result.stored:
-            kinds = {m.get("kind") for m in messages if isinstance(m, dict)}
+            kinds = {str(m.get("kind")) for m in messages if isinstance(m, dict)}
             self.dashboard.publish("events", *(["alerts"] if "alert" in kinds else []),
-                                   *(["cameras"] if any(str(k).startswith("camera") for k in kinds) else []))
+                                   *self.dashboard.topics_of(kinds))
         return self._signed_reply(request, {
             "stored": result.stored,
             "duplicates": result.duplicates,

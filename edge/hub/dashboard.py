@@ -5,6 +5,12 @@ SameSite=Strict) and a permission of the session's role (``auth.PERMISSIONS``);
 state-changing requests also need the session's CSRF token in
 ``X-CSRF-Token``. The police liaison sees cameras only, page and API alike.
 Open data (``/opendata/…``), ``/health`` and ``/metrics`` stay public.
+
+The core here is the frame: logins, nodes, alerts, events, enrollment and
+the live stream. The roles' pages (power, cameras, the session hall, the
+ЦНАП queue) come from their hub extensions (``edge.hub.extensions``): each
+adds a ``Section`` (navigation entry, permission, page script) and its own
+``DashRoute``s, guarded here like the core's.
 """
 
 from __future__ import annotations
@@ -13,15 +19,16 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 from collections import defaultdict, deque
 from importlib import resources
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
 from edge.hub import alerts, auth, registry
-from edge.identity import seal
+from edge.hub.extensions import DashHandler, DashRoute, Section, recent_events
 from edge.qr import qr_svg
 from edge.timeutil import iso_utc
 from edge.web import error, json_response, parse_json, read_body
@@ -29,10 +36,18 @@ from edge.web import error, json_response, parse_json, read_body
 log = logging.getLogger("hromada.hub.dashboard")
 
 COOKIE = "hromada_session"
-Handler = Callable[[web.Request, auth.Session], Awaitable[web.StreamResponse]]
+Handler = DashHandler
 
-# Which live topics a permission may hear about.
-TOPICS = {"view": {"nodes", "alerts", "events", "enrollment", "power"}, "cameras": {"cameras"}}
+# Which live topics of the core a permission may hear about; each section adds its own.
+TOPICS = {"view": {"nodes", "alerts", "events", "enrollment"}}
+
+# The core's own pages (drawn by static/dash.js), placed around the roles' sections by ``order``.
+CORE_SECTIONS = (
+    Section("overview", "Огляд", "Overview", "view", order=0),
+    Section("alerts", "Тривоги", "Alerts", "view", order=80),
+    Section("enrollment", "Реєстрація вузлів", "Enrollment", "enroll", order=90),
+)
+SCRIPTS_MARK = "<!-- section scripts -->"
 
 
 class LoginThrottle:
@@ -59,9 +74,11 @@ class Dashboard:
         self.hub = hub
         self.throttle = LoginThrottle()
         self.subscribers: set[asyncio.Queue[str]] = set()
+        self.sections: list[Section] = list(CORE_SECTIONS)
         r = hub.app.router
         r.add_get("/", self.page)
         r.add_get("/dash/{name:[a-z]+\\.(?:js|css)}", self.asset)
+        r.add_get("/dash/section/{name:[a-z][a-z0-9-]*}.js", self.section_script)
         r.add_post("/api/v1/login", self.login)
         r.add_post("/api/v1/logout", self.guard(None, self.logout))
         r.add_get("/api/v1/me", self.guard(None, self.me, allow_must_change=True))
@@ -76,12 +93,32 @@ class Dashboard:
         r.add_post("/api/v1/dash/nodes/{node_id}/{action:approve|reject|revoke}", self.guard("enroll", self.decide))
         r.add_post("/api/v1/dash/tokens", self.guard("enroll", self.make_token))
         r.add_get("/api/v1/dash/events", self.guard("view", self.events))
-        r.add_get("/api/v1/dash/power", self.guard("view", self.power))
-        r.add_get("/api/v1/dash/queue", self.guard("view", self.queue))
-        r.add_get("/api/v1/dash/camera-token", self.guard("cameras", self.camera_token))
-        r.add_get("/api/v1/dash/cameras", self.guard("cameras", self.cameras))
-        r.add_post("/api/v1/dash/cameras/{node_id}/{camera}/rebaseline", self.guard("act", self.rebaseline_camera))
         r.add_get("/api/v1/dash/stream", self.guard(None, self.stream))
+
+    # -- what the roles add ------------------------------------------------------------
+
+    def add_section(self, section: Section) -> None:
+        """A role's page: in the navigation of those with its permission, its script on the page."""
+        if not re.fullmatch(r"[a-z][a-z0-9-]*", section.name):
+            raise ValueError(f"dashboard section name {section.name!r}: lower-case letters, digits and '-'")
+        if any(s.name == section.name for s in self.sections):
+            raise ValueError(f"dashboard section {section.name!r} is already there")
+        self.sections.append(section)
+        self.sections.sort(key=lambda s: s.order)
+
+    def add_route(self, route: DashRoute) -> None:
+        """A role's API route, behind the same login, permission and CSRF checks as the core's."""
+        self.hub.app.router.add_route(route.method, route.path, self.guard(route.permission, route.handler))
+
+    def topics_of(self, kinds: set[str]) -> list[str]:
+        """The live topics that messages of these kinds change (the sections that show them)."""
+        return [s.name for s in self.sections
+                if s.kinds and any(str(k).startswith(s.kinds) for k in kinds)]
+
+    def _topics(self, sess: auth.Session) -> set[str]:
+        mine = auth.PERMISSIONS[sess.role]
+        allowed = set().union(*(TOPICS.get(p, set()) for p in mine))
+        return allowed | {s.name for s in self.sections if s.permission in mine}
 
     # -- plumbing ------------------------------------------------------------------
 
@@ -117,6 +154,9 @@ class Dashboard:
 
     async def page(self, request: web.Request) -> web.Response:
         text = resources.files("edge.hub").joinpath("static/dash.html").read_text(encoding="utf-8")
+        tags = "".join(f'<script src="/dash/section/{s.name}.js" defer></script>\n'
+                       for s in self.sections if s.script is not None)
+        text = text.replace(SCRIPTS_MARK, tags)
         return web.Response(text=text, content_type="text/html", charset="utf-8",
                             headers={"Content-Security-Policy": "default-src 'self'; img-src 'self' data: http: https:;"
                                      " style-src 'self'; script-src 'self'; frame-ancestors 'none'",
@@ -130,6 +170,16 @@ class Dashboard:
             raise web.HTTPNotFound() from None
         ctype = "application/javascript" if name.endswith(".js") else "text/css"
         return web.Response(text=text, content_type=ctype, charset="utf-8")
+
+    async def section_script(self, request: web.Request) -> web.Response:
+        """A role's page script, from its package (only the sections installed; no other file)."""
+        name = request.match_info["name"]
+        script = next((s.script for s in self.sections if s.name == name), None)
+        if script is None:
+            raise web.HTTPNotFound()
+        package, path = script
+        text = resources.files(package).joinpath(path).read_text(encoding="utf-8")
+        return web.Response(text=text, content_type="application/javascript", charset="utf-8")
 
     # -- session ---------------------------------------------------------------------------
 
@@ -153,7 +203,8 @@ class Dashboard:
     def _me(self, sess: auth.Session) -> dict[str, Any]:
         return {"username": sess.username, "role": sess.role.value, "csrf": sess.csrf,
                 "must_change_password": sess.must_change_password,
-                "permissions": sorted(auth.PERMISSIONS[sess.role])}
+                "permissions": sorted(auth.PERMISSIONS[sess.role]),
+                "sections": [[s.name, s.uk, s.en, s.permission] for s in self.sections]}
 
     async def logout(self, request: web.Request, sess: auth.Session) -> web.Response:
         sid = request.cookies.get(COOKIE, "")
@@ -203,7 +254,7 @@ class Dashboard:
                                           " GROUP BY severity").fetchall())
             return {"sites": [{"site": s, "nodes": v} for s, v in sorted(sites.items())],
                     "alerts_open": {k: counts.get(k, 0) for k in ("critical", "warning", "info")},
-                    "events": _events(db.conn, None, None, 20)}
+                    "events": recent_events(db.conn, None, None, 20)}
         return json_response(await self.hub.store.run(read))
 
     async def node(self, request: web.Request, sess: auth.Session) -> web.Response:
@@ -213,7 +264,7 @@ class Dashboard:
             rows = [n for n in registry.list_nodes(db.conn) if n["node_id"] == node_id]
             if not rows:
                 return None
-            return {"node": rows[0], "events": _events(db.conn, node_id, None, 50),
+            return {"node": rows[0], "events": recent_events(db.conn, node_id, None, 50),
                     "alerts": alerts.list_alerts(db.conn, state="all", node_id=node_id, limit=50)}
         data = await self.hub.store.run(read)
         if data is None:
@@ -224,73 +275,10 @@ class Dashboard:
     async def events(self, request: web.Request, sess: auth.Session) -> web.Response:
         kind = request.query.get("kind") or None
         limit = min(int(request.query.get("limit", "100") or 100), 2000)
-        return json_response({"events": await self.hub.store.run(lambda db: _events(db.conn, None, kind, limit))})
-
-    async def power(self, request: web.Request, sess: auth.Session) -> web.Response:
-        """Per power node: its state from the last heartbeat and 24 h / 7 d series from its readings."""
-        def read(db: Any) -> dict[str, Any]:
-            out = []
-            for n in registry.list_nodes(db.conn, "approved"):
-                if "power" not in n["roles"]:
-                    continue
-                series = {name: _power_series(db.conn, n["node_id"], span, bucket)
-                          for name, span, bucket in (("24h", 86_400, 900), ("7d", 7 * 86_400, 7200))}
-                out.append({"node_id": n["node_id"], "name": n["name"], "site": n["site"], "online": n["online"],
-                            "last_seen": n["last_seen"],
-                            "power": ((n["health"] or {}).get("roles") or {}).get("power"), "series": series})
-            return {"nodes": out, "events": _events(db.conn, None, "power.event", 50)}
-        return json_response(await self.hub.store.run(read))
-
-    async def queue(self, request: web.Request, sess: auth.Session) -> web.Response:
-        """Per ЦНАП: people waiting per service now, today's wait and service times, the loyalty index."""
-        def read(db: Any) -> dict[str, Any]:
-            out = []
-            for n in registry.list_nodes(db.conn, "approved"):
-                if "queue" not in n["roles"]:
-                    continue
-                health = ((n["health"] or {}).get("roles") or {}).get("queue") or {}
-                out.append({"node_id": n["node_id"], "name": n["name"], "site": n["site"], "online": n["online"],
-                            "now": health, "today": _queue_day(db.conn, n["node_id"], health.get("day")),
-                            "loyalty": _loyalty(db.conn, n["node_id"], 30)})
-            return {"queues": out}
-        return json_response(await self.hub.store.run(read))
-
-    async def cameras(self, request: web.Request, sess: auth.Session) -> web.Response:
-        def read(db: Any) -> dict[str, Any]:
-            nodes = [n for n in registry.list_nodes(db.conn, "approved") if "camera" in n["roles"]]
-            return {"relays": [{"node_id": n["node_id"], "name": n["name"], "site": n["site"],
-                                "online": n["online"], "url": f"http://{n['address']}:{n['port']}" if n["address"]
-                                else None, "health": (n["health"] or {}).get("roles", {}).get("camera")}
-                               for n in nodes],
-                    "alerts": [a for a in alerts.list_alerts(db.conn, state="all", limit=200)
-                               if a["kind"].startswith("camera")],
-                    "events": _events(db.conn, None, "camera.", 100)}
-        return json_response(await self.hub.store.run(read))
-
-    async def camera_token(self, request: web.Request, sess: auth.Session) -> web.Response:
-        """A short-lived viewer token sealed by the hub's key; camera relays check it offline."""
-        exp = time.time() + 600
-        token = seal(self.hub.identity, {"sub": sess.username, "role": sess.role.value, "exp": exp,
-                                         "scope": "cameras"})
-        return json_response({"token": token, "expires": iso_utc(exp)})
+        return json_response({"events": await self.hub.store.run(
+            lambda db: recent_events(db.conn, None, kind, limit))})
 
     # -- actions ------------------------------------------------------------------------------
-
-    async def rebaseline_camera(self, request: web.Request, sess: auth.Session) -> web.Response:
-        """A technician accepts a camera's new view (re-aimed or refocused on purpose): a signed command."""
-        node_id, camera = request.match_info["node_id"], request.match_info["camera"]
-        try:
-            reply = await self.hub.send_command(node_id, "camera.rebaseline", {"camera": camera,
-                                                                                "by": sess.username})
-        except LookupError:
-            raise error(409, "node_offline", "Ретранслятор не на зв'язку; спробуйте, коли він повернеться / "
-                                             "the relay is not connected; try again when it is back") from None
-        except (asyncio.TimeoutError, ConnectionError):
-            raise error(504, "no_reply", "Ретранслятор не відповів / the relay did not answer") from None
-        if not reply.get("ok"):
-            raise error(409, "refused", str(reply.get("error") or "refused"))
-        log.info("%s accepted the new view of camera %s on %s", sess.username, camera, node_id)
-        return json_response({"ok": True, **(reply.get("result") or {})})
 
     async def ack(self, request: web.Request, sess: auth.Session) -> web.Response:
         alert_id = int(request.match_info["alert_id"])
@@ -334,7 +322,7 @@ class Dashboard:
 
     async def stream(self, request: web.Request, sess: auth.Session) -> web.StreamResponse:
         """Server-sent events: the names of what changed, so the page refetches it."""
-        allowed = set().union(*(TOPICS.get(p, set()) for p in auth.PERMISSIONS[sess.role]))
+        allowed = self._topics(sess)
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await resp.prepare(request)
         q: asyncio.Queue[str] = asyncio.Queue(maxsize=256)
@@ -355,71 +343,3 @@ class Dashboard:
             self.subscribers.discard(q)
         return resp
 
-
-def _events(conn: Any, node_id: str | None, kind_prefix: str | None, limit: int) -> list[dict[str, Any]]:
-    sql = ("SELECT e.id, e.node_id, n.name, e.kind, e.priority, e.created_at, e.payload FROM events e"
-           " LEFT JOIN nodes n USING (node_id) WHERE 1 = 1")
-    args: list[Any] = []
-    if node_id:
-        sql += " AND e.node_id = ?"
-        args.append(node_id)
-    if kind_prefix:
-        sql += " AND e.kind LIKE ?"
-        args.append(kind_prefix.replace("%", "") + "%")
-    rows = conn.execute(sql + " ORDER BY e.id DESC LIMIT ?", (*args, limit)).fetchall()
-    return [{"id": r[0], "node_id": r[1], "node": r[2], "kind": r[3], "priority": r[4], "created_at": r[5],
-             "payload": json.loads(r[6])} for r in rows]
-
-
-def _power_series(conn: Any, node_id: str, span_s: int, bucket_s: int) -> list[dict[str, Any]]:
-    """Averages per bucket of a power node's readings: battery charge, mains present, generator running."""
-    since = iso_utc(time.time() - span_s)
-    rows = conn.execute(
-        "SELECT CAST(strftime('%s', created_at) AS INTEGER) / ? AS b,"
-        " avg(json_extract(payload, '$.\"battery.charge\"')), avg(json_extract(payload, '$.mains')),"
-        " avg(json_extract(payload, '$.gen_running')) FROM events"
-        " WHERE node_id = ? AND kind = 'power.reading' AND created_at >= ? GROUP BY b ORDER BY b",
-        (bucket_s, node_id, since)).fetchall()
-    return [{"t": b * bucket_s, "charge": c, "mains": m, "gen": g} for b, c, m, g in rows]
-
-
-def _queue_day(conn: Any, node_id: str, day: str | None) -> dict[str, Any]:
-    """A day's figures from the queue's hourly reports (the latest report of each hour counts)."""
-    latest: dict[str, dict[str, Any]] = {}
-    for (payload,) in conn.execute("SELECT payload FROM events WHERE node_id = ? AND kind = 'queue.hourly'"
-                                   " ORDER BY id", (node_id,)):
-        p = json.loads(payload)
-        if day is None or p.get("day") == day:
-            latest[p.get("hour", "")] = p
-    services: dict[str, dict[str, float]] = {}
-    for p in latest.values():
-        for row in p.get("by_service") or []:
-            acc = services.setdefault(row["key"], {"visits": 0, "served": 0, "no_shows": 0, "wait": 0.0,
-                                                   "wait_n": 0, "service": 0.0, "service_n": 0})
-            acc["visits"] += row["visits"]
-            acc["served"] += row["served"]
-            acc["no_shows"] += row["no_shows"]
-            if row.get("mean_wait_s") is not None:
-                acc["wait"] += row["mean_wait_s"] * row["served"]
-                acc["wait_n"] += row["served"]
-            if row.get("mean_service_s") is not None:
-                acc["service"] += row["mean_service_s"] * row["served"]
-                acc["service_n"] += row["served"]
-    return {"day": day, "hours": sorted(latest), "services": [
-        {"service": k, "visits": v["visits"], "served": v["served"], "no_shows": v["no_shows"],
-         "mean_wait_s": round(v["wait"] / v["wait_n"]) if v["wait_n"] else None,
-         "mean_service_s": round(v["service"] / v["service_n"]) if v["service_n"] else None}
-        for k, v in sorted(services.items())]}
-
-
-def _loyalty(conn: Any, node_id: str, days: int) -> dict[str, Any]:
-    """Loyalty index over the last ``days``: % of 9–10 minus % of 0–6 (null with no answers)."""
-    since = iso_utc(time.time() - days * 86_400)
-    answers = [json.loads(p).get("loyalty") for (p,) in conn.execute(
-        "SELECT payload FROM events WHERE node_id = ? AND kind = 'queue.rating' AND created_at >= ?", (node_id, since))]
-    scores = [a for a in answers if isinstance(a, int)]
-    if not scores:
-        return {"answers": 0, "index": None, "days": days}
-    promoters = sum(a >= 9 for a in scores) / len(scores) * 100
-    detractors = sum(a <= 6 for a in scores) / len(scores) * 100
-    return {"answers": len(scores), "index": round(promoters - detractors, 1), "days": days}

@@ -37,7 +37,7 @@ from kiosk.errors import QueueError
 from kiosk.queue.model import Queue
 from kiosk.queue.settings import QueueSettings, load_catalogue
 from kiosk.protocol import Refusal
-from kiosk.queue.reports import reports
+from kiosk.queue.hubside import reports
 from kiosk.queue.views import Names
 from kiosk.queue.services import QueueConfig
 from kiosk.queue.stats import Feedback

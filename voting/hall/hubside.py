@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from edge.hub.extensions import HubExtension, Section
 from edge.timeutil import iso_utc
 from edge.web import error, json_response
 from voting.hall.opendata import MOTION_COLUMNS, VOTING_COLUMNS, table_csv
@@ -151,16 +152,21 @@ def _csv_response(text: str, name: str) -> web.Response:
 
 
 def extend(hub: Any) -> None:
-    """Add roll-call open data to a hub: schema, ingest handler, public routes."""
-    hub.migrations["voting-opendata"] = MIGRATIONS
-    hub.ingest_handlers["voting.result"] = store_result
+    """Add the session hall to a hub: roll-call open data (schema, ingest handler, public routes), its page."""
     od = OpenData(hub)
-    r = hub.app.router
-    r.add_get("/opendata/voting/", od.index)
-    r.add_get("/opendata/voting/index.json", od.index)
-    r.add_get("/opendata/voting/{day}/motions.csv", od.motions)
-    r.add_get("/opendata/voting/{day}/votings.csv", od.votings)
-    r.add_get("/opendata/voting/{day}/roll-call.json", od.document)
-    r.add_get("/opendata/voting/{day}/{sitting}/motions.csv", od.motions)
-    r.add_get("/opendata/voting/{day}/{sitting}/votings.csv", od.votings)
-    r.add_get("/opendata/voting/{day}/{sitting}/roll-call.json", od.document)
+    hub.install(HubExtension(
+        name="hall",
+        migrations={"voting-opendata": MIGRATIONS},
+        ingest={"voting.result": store_result},
+        # The hall's page on the dashboard: its current sitting and links to the open data.
+        sections=[Section("hall", "Сесійна зала", "Session hall", "view", ("voting.hall", "hubside.js"), order=30)],
+        public_routes=[("GET", path, handler) for path, handler in (
+            ("/opendata/voting/", od.index),
+            ("/opendata/voting/index.json", od.index),
+            ("/opendata/voting/{day}/motions.csv", od.motions),
+            ("/opendata/voting/{day}/votings.csv", od.votings),
+            ("/opendata/voting/{day}/roll-call.json", od.document),
+            ("/opendata/voting/{day}/{sitting}/motions.csv", od.motions),
+            ("/opendata/voting/{day}/{sitting}/votings.csv", od.votings),
+            ("/opendata/voting/{day}/{sitting}/roll-call.json", od.document))],
+    ))

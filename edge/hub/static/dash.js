@@ -1,18 +1,17 @@
 // The technicians' dashboard: plain JavaScript, no build step.
 // Pages fetch /api/v1/… with the session cookie; server-sent events say what
 // changed and the open page fetches it again (no reloads).
+//
+// This file is the frame and the core's pages (overview, alerts, enrollment,
+// a node). The roles' pages come from their hub extensions: the hub lists the
+// sections in /api/v1/me and adds each section's script after this one; the
+// script calls definePage(name, render) and draws with the helpers here
+// (el, bi, badge, api, page, say, act, allowed, alertsTable, nodeState, STATE).
+// Everything a node sent is put on the page as text (el → textContent), never as HTML.
 "use strict";
 
-const SECTIONS = [
-  // [hash, Ukrainian, English, permission needed]
-  ["overview", "Огляд", "Overview", "view"],
-  ["power", "Живлення", "Power", "view"],
-  ["cameras", "Камери", "Cameras", "cameras"],
-  ["hall", "Сесійна зала", "Session hall", "view"],
-  ["queue", "ЦНАП", "Queue", "view"],
-  ["alerts", "Тривоги", "Alerts", "view"],
-  ["enrollment", "Реєстрація вузлів", "Enrollment", "enroll"],
-];
+// [hash, Ukrainian, English, permission needed], in navigation order, from /api/v1/me.
+let SECTIONS = [];
 const STATE = { online: ["На зв'язку", "online"], offline: ["Не на зв'язку", "offline"], pending: ["Очікує схвалення", "pending"],
   revoked: ["Відкликано", "revoked"], rejected: ["Відхилено", "rejected"] };
 const SEVERITY = { critical: ["Критична", "critical"], warning: ["Попередження", "warning"], info: ["Інформація", "info"] };
@@ -83,6 +82,7 @@ function passwordPage() {
 function allowed(permission) { return me && me.permissions.includes(permission); }
 
 function frame() {
+  SECTIONS = me.sections || [];
   const nav = document.getElementById("nav");
   nav.replaceChildren(...SECTIONS.filter(s => allowed(s[3])).map(([hash, uk, en]) =>
     el("a", { href: "#/" + hash, id: "nav-" + hash }, uk, " ", el("span", { class: "en" }, en))));
@@ -98,7 +98,9 @@ async function route() {
   try {
     if (name === "node" && arg) return await nodePage(arg);
     if (!allowed(section[3])) return page(el("p", { class: "error" }, ...bi("Недостатньо прав", "Not allowed")));
-    await PAGES[section[0]]();
+    const render = PAGES[section[0]];
+    if (!render) return page(el("p", { class: "error" }, ...bi("Сторінка не завантажилась", "The page did not load")));
+    await render();
   } catch (e) {
     if (e.status === 401) return loginPage();
     page(el("p", { class: "error" }, e.message));
@@ -126,6 +128,9 @@ async function act(path, body) {
   try { const r = await api(path, { method: "POST", body: body || {} }); say(""); await route(); return r; } catch (e) { say(e.message); }
 }
 
+// A section's page: its script calls this with the section's name.
+function definePage(name, render) { PAGES[name] = render; }
+
 const PAGES = {
   async overview() {
     const d = await api("/api/v1/dash/overview");
@@ -140,79 +145,6 @@ const PAGES = {
           el("td", {}, badge(n.state, ...STATE[n.state])), el("td", {}, n.last_seen || "—"))))))),
       el("section", {}, el("h2", {}, ...bi("Останні події", "Last events")),
         el("table", {}, el("tbody", {}, ...d.events.map(e => el("tr", {}, el("td", {}, e.created_at), el("td", {}, e.node || e.node_id), el("td", {}, e.kind)))))));
-  },
-  async power() {
-    const d = await api("/api/v1/dash/power");
-    const fmt = (v, unit, est) => v === null || v === undefined || v === "" ? "—" : `${v}${unit}${est ? " (оцінка / est.)" : ""}`;
-    page(...d.nodes.map(n => {
-      const p = n.power || {}; const u = p.ups || {}; const g = p.generator || {}; const sv = g.service || {};
-      return el("section", { "data-power": n.name }, el("h2", {}, `${n.name} · ${n.site}`, " ", badge(n.online ? "online" : "offline", ...STATE[n.online ? "online" : "offline"])),
-        el("table", {}, el("tbody", {}, ...[
-          ["Мережа|Mains", p.mains_present === undefined ? "—" : (p.mains_present ? "є · present" : "НЕМАЄ · lost")],
-          ["ДБЖ|UPS", `${u.name || "—"} ${u.status || ""} ${u.comms && u.comms !== "ok" ? "(" + u.comms + ")" : ""}`],
-          ["Заряд|Charge", fmt(u.charge, " %", u.estimated)],
-          ["Час роботи|Runtime", fmt(u.runtime_s ? Math.round(u.runtime_s / 60) : u.runtime_s, " хв", u.estimated)],
-          ["Навантаження|Load", fmt(u.load, " %")],
-          ["Генератор|Generator", g.phase ? `${g.phase}${g.running ? " · працює / running" : ""}` : "—"],
-          ["Мотогодини|Run-hours", fmt(g.run_hours, " год")],
-          ["До ТО|Service due", sv.due_on ? `${sv.hours_left} год або до ${sv.due_on}${sv.due ? " — ПОТРІБНЕ ТО / DUE" : ""}` : "—"],
-        ].map(([k, v]) => { const [a, b] = k.split("|"); return el("tr", {}, el("th", {}, a, " ", el("span", { class: "en" }, b)), el("td", {}, v)); }))),
-        el("h2", {}, ...bi("Заряд і мережа, 24 год", "Charge and mains, 24 h")), chart(n.series["24h"]),
-        el("h2", {}, ...bi("7 днів", "7 days")), chart(n.series["7d"]));
-    }), el("section", {}, el("h2", {}, ...bi("Події живлення", "Power events")),
-      el("table", {}, el("tbody", {}, ...d.events.map(e => el("tr", {}, el("td", {}, e.created_at), el("td", {}, e.node), el("td", {}, e.payload.event), el("td", {}, e.payload.message)))))));
-  },
-  async cameras() {
-    const d = await api("/api/v1/dash/cameras");
-    const t = await api("/api/v1/dash/camera-token");
-    const cards = [];
-    const VERDICTS = { ok: ["Гаразд", "ok"], offline: ["Не на зв'язку", "offline"], stalled: ["Завмирає", "stalled"], low_fps: ["Мало кадрів", "low fps"],
-      black: ["Чорний кадр", "black"], overexposed: ["Засвічено", "overexposed"], frozen: ["Застиг", "frozen"], blurred: ["Розмито", "blurred"], moved: ["Зсунуто", "moved"] };
-    for (const relay of d.relays) {
-      for (const c of ((relay.health && relay.health.list) || [])) {
-        const [uk, en] = VERDICTS[c.verdict] || [c.verdict, ""];
-        const q = `?token=${encodeURIComponent(t.token)}`;
-        cards.push(el("section", { "data-camera": c.id, "data-verdict": c.verdict }, el("h2", {}, c.name || c.id, " ", badge(c.verdict === "ok" ? "online" : "offline", uk, en)),
-          el("p", { class: "en" }, `${c.location || ""} · ${relay.name}`),
-          relay.url ? el("img", { alt: `Знімок: ${c.name || c.id} / snapshot`, src: `${relay.url}/cameras/${c.id}/snapshot.jpg${q}&t=${Date.now()}` }) : null,
-          relay.url ? el("a", { href: `${relay.url}/cameras/${c.id}/preview.mjpeg${q}`, target: "_blank", rel: "noopener" }, ...bi("Перегляд наживо", "Live view")) : null,
-          // After re-aiming or refocusing a camera on purpose: learn its new view, so "moved"/"blurred" clear.
-          allowed("act") && relay.online ? el("p", {}, el("button", { "data-action": "rebaseline", onclick: () => {
-            if (confirm(`Камеру «${c.name || c.id}» навмисно повернули чи перефокусували? Її новий вигляд стане нормою.\nWas this camera re-aimed or refocused on purpose? Its new view becomes the normal one.`))
-              act(`/api/v1/dash/cameras/${encodeURIComponent(relay.node_id)}/${encodeURIComponent(c.id)}/rebaseline`).then(r => r && say(`«${c.name || c.id}»: вивчаю новий вигляд / learning the new view`));
-          } }, ...bi("Прийняти новий вигляд", "Accept the new view"))) : null));
-      }
-    }
-    page(el("section", {}, el("h2", {}, ...bi("Камери", "Cameras")), cards.length ? el("div", { class: "grid" }, ...cards) : el("p", {}, ...bi("Камер ще немає.", "No cameras yet."))),
-      el("section", {}, el("h2", {}, ...bi("Історія вердиктів", "Verdict history")), alertsTable(d.alerts, false)));
-  },
-  async hall() {
-    const r = await fetch("/opendata/voting/index.json", { headers: { Accept: "application/json" } });
-    const d = r.ok ? await r.json() : { sittings: [] };
-    const n = await api("/api/v1/nodes");
-    const halls = n.nodes.filter(x => x.roles.includes("hall"));
-    page(...halls.map(h => { const s = ((h.health || {}).roles || {}).hall || {};
-      return el("section", { "data-hall": h.name }, el("h2", {}, `${h.name} · ${h.site}`, " ", badge(nodeState(h), ...STATE[nodeState(h)])),
-        el("p", {}, s.sitting ? `Засідання ${s.sitting}: зареєстровано ${s.registered}; ${s.vote_open ? "йде голосування" : "голосування не відкрито"}; пультів на зв'язку: ${s.consoles}, екранів: ${s.screens}` : "Засідання не розпочато",
-          el("br"), el("span", { class: "en" }, "Current sitting: registered, vote open, consoles and screens connected"))); }),
-      el("section", {}, el("h2", {}, ...bi("Результати поіменного голосування", "Roll-call results")),
-      el("p", {}, el("a", { href: "/opendata/voting/" }, ...bi("Відкриті дані (публічно)", "Open data (public)"))),
-      el("table", {}, el("tbody", {}, ...d.sittings.map(s => el("tr", {}, el("td", {}, s.date), el("td", {}, `скликання ${s.convocation}, сесія ${s.session}`), el("td", {}, `${s.motions} питань`),
-        el("td", {}, el("a", { href: s.sitting["motions.csv"] }, "motions.csv"), " · ", el("a", { href: s.sitting["votings.csv"] }, "votings.csv"), " · ", el("a", { href: s.sitting.json }, "JSON"))))))));
-  },
-  async queue() {
-    const d = await api("/api/v1/dash/queue");
-    const mins = v => v === null || v === undefined ? "—" : `${Math.round(v / 60)} хв`;
-    page(...(d.queues.length ? d.queues.map(q => {
-      const now = q.now || {}; const l = q.loyalty || {};
-      return el("section", { "data-queue": q.name }, el("h2", {}, `${q.name} · ${q.site}`, " ",
-          badge(q.online ? "online" : "offline", ...STATE[q.online ? "online" : "offline"]), now.paused ? badge("warning", "Призупинено", "paused") : null),
-        el("p", {}, `Чекають зараз: ${now.waiting ?? "—"} · відкритих вікон: ${now.windows_open ?? "—"} · індекс лояльності (${l.days} днів): ${l.index ?? "—"} (${l.answers} відповідей)`,
-          el("br"), el("span", { class: "en" }, `Waiting now · open windows · loyalty index`)),
-        el("table", { class: "queue-services" }, el("thead", {}, el("tr", {}, ...["Послуга|Service", "Чекають|Waiting", "Відвідувачів сьогодні|Visits today", "Обслужено|Served", "Не з'явились|No-shows", "Сер. очікування|Mean wait", "Сер. обслуговування|Mean service"].map(h => { const [a, b] = h.split("|"); return el("th", {}, a, " ", el("span", { class: "en" }, b)); }))),
-          el("tbody", {}, ...(now.services || []).map(sv => { const t = (q.today.services || []).find(x => x.service === sv.id) || {};
-            return el("tr", { "data-service": sv.id }, el("td", {}, sv.title), el("td", {}, sv.waiting), el("td", {}, t.visits ?? 0), el("td", {}, t.served ?? 0), el("td", {}, t.no_shows ?? 0), el("td", {}, mins(t.mean_wait_s)), el("td", {}, mins(t.mean_service_s))); }))));
-    }) : [el("section", {}, el("p", {}, ...bi("Ще немає даних від черги.", "No data from the queue yet.")))]));
   },
   async alerts() {
     const params = new URLSearchParams(location.hash.split("?")[1] || "");
@@ -269,26 +201,6 @@ async function nodePage(nodeId) {
     allowed("enroll") && n.status === "approved" ? el("button", { onclick: () => confirm("Відкликати вузол? / Revoke?") && act(`/api/v1/dash/nodes/${n.node_id}/revoke`) }, ...bi("Відкликати", "Revoke")) : null),
     el("section", {}, el("h2", {}, ...bi("Тривоги", "Alerts")), alertsTable(d.alerts, true)),
     el("section", {}, el("h2", {}, ...bi("Події", "Events")), el("table", {}, el("tbody", {}, ...d.events.map(e => el("tr", {}, el("td", {}, e.created_at), el("td", {}, e.kind), el("td", {}, JSON.stringify(e.payload).slice(0, 200))))))));
-}
-
-// A small SVG chart: battery charge as a line, mains lost shaded red, generator running shaded blue.
-function chart(points) {
-  const ns = "http://www.w3.org/2000/svg"; const w = 600, h = 90;
-  const svg = document.createElementNS(ns, "svg"); svg.setAttribute("viewBox", `0 0 ${w} ${h}`); svg.setAttribute("class", "chart");
-  svg.setAttribute("role", "img"); svg.setAttribute("aria-label", "Графік заряду / charge chart");
-  if (!points.length) { const t = document.createElementNS(ns, "text"); t.setAttribute("x", 8); t.setAttribute("y", 50); t.textContent = "Немає даних · no data"; svg.append(t); return svg; }
-  const t0 = points[0].t, t1 = points[points.length - 1].t || t0 + 1, x = t => (t1 === t0 ? 0 : (t - t0) / (t1 - t0)) * (w - 4) + 2;
-  const shade = (p, color) => { const r = document.createElementNS(ns, "rect");
-    r.setAttribute("x", x(p.t)); r.setAttribute("y", 0); r.setAttribute("width", Math.max(2, (w - 4) / points.length));
-    r.setAttribute("height", h); r.setAttribute("fill", color); svg.append(r); };
-  for (const p of points) {
-    if (p.mains !== null && p.mains < 0.5) shade(p, "rgba(200,0,0,.18)");
-    if (p.gen !== null && p.gen >= 0.5) shade(p, "rgba(0,80,200,.18)");
-  }
-  const line = document.createElementNS(ns, "polyline");
-  line.setAttribute("points", points.filter(p => p.charge !== null).map(p => `${x(p.t)},${h - 2 - (p.charge / 100) * (h - 4)}`).join(" "));
-  line.setAttribute("fill", "none"); line.setAttribute("stroke", "#0a5a1c"); line.setAttribute("stroke-width", "2"); svg.append(line);
-  return svg;
 }
 
 // -- live updates ----------------------------------------------------------------------------
