@@ -178,8 +178,8 @@ async def main() -> None:
     if args.load:
         print(json.dumps(await load(json.loads(Path(args.load).read_text()))), flush=True)
         return
-    roles.ROLE_FACTORIES.setdefault("queue", "kiosk.queue.service:create")
-    roles.ROLE_FACTORIES.setdefault("queue-display", "kiosk.calling.service:create")
+    roles.ROLE_FACTORIES.setdefault("queue", "kiosk.queue.role:create")
+    roles.ROLE_FACTORIES.setdefault("queue-display", "kiosk.calling.role:create")
     with tempfile.TemporaryDirectory(prefix="bench-queue-") as d:
         tmp = Path(d)
         hub = HubFixture(tmp)

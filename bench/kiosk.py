@@ -44,12 +44,12 @@ from kiosk.terminal.escpos import PROFILES, TicketSlip  # noqa: E402
 from kiosk.terminal.model import Screen  # noqa: E402
 from kiosk.terminal.sim import TouchInjector, wait_screen  # noqa: E402
 from kiosk.terminal.screens import render_screen  # noqa: E402
-from kiosk.terminal.hardware import TicketPrinter  # noqa: E402
+from kiosk.terminal.hardware import EscPosPrinter  # noqa: E402
 from kiosk.terminal.sim_printer import SimulatedPrinter  # noqa: E402
 from tests.conftest import HubFixture, node_toml, wait_until  # noqa: E402
 from tests.test_kiosk_flows import kiosk_settings  # noqa: E402
 from tests.test_queue_service import queue_settings  # noqa: E402
-from voting.display.layout import Canvas  # noqa: E402
+from edge.draw import Canvas  # noqa: E402
 
 
 def pct(values: list[float], p: float) -> float:
@@ -78,7 +78,7 @@ def print_baseline(profile_name: str, n: int) -> list[float]:
                       "http://127.0.0.1:8700/queue/ticket/2026-03-03/%D0%90042")
     times = []
     with SimulatedPrinter(profile) as sim:
-        printer = TicketPrinter(sim.path, profile)
+        printer = EscPosPrinter(sim.path, profile)
         for i in range(n):
             t0 = time.perf_counter()
             assert printer.print_ticket(slip).printed
@@ -93,7 +93,7 @@ async def main() -> None:
     parser.add_argument("--tickets", type=int, default=50)
     parser.add_argument("--profile", default="epson-80-cp1251", choices=sorted(PROFILES))
     args = parser.parse_args()
-    roles.ROLE_FACTORIES.setdefault("kiosk", "kiosk.terminal.service:create")
+    roles.ROLE_FACTORIES.setdefault("kiosk", "kiosk.terminal.role:create")
     with tempfile.TemporaryDirectory(prefix="bench-kiosk-") as tmpdir:
         tmp = Path(tmpdir)
         hub = HubFixture(tmp)

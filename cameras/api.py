@@ -19,18 +19,18 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Mapping
 
 from aiohttp import web
 
 from cameras.fanout import Viewer
 from cameras.monitor import CameraMonitor
+from cameras.settings import CameraSettings
+from cameras.supervisor import CameraSupervisor
 from cameras.tokens import TokenRefused, Viewer as TokenViewer, check_viewer_token
+from edge.node import RoleContext
 from edge.outbox import Priority
 from edge.web import error, json_response
-
-if TYPE_CHECKING:
-    from cameras.relay import CameraRelay
 
 log = logging.getLogger("hromada.camera")
 
@@ -45,10 +45,16 @@ def multipart_part(jpeg: bytes) -> bytes:
 
 
 class CameraApi:
-    """Routes of the relay, bound to its role object."""
+    """Routes of the relay, over its cameras' monitors and worker supervisors.
 
-    def __init__(self, relay: "CameraRelay") -> None:
-        self.relay = relay
+    ``monitors`` and ``supervisors`` are the relay's own mappings (filled when
+    it starts), read at each request.
+    """
+
+    def __init__(self, ctx: RoleContext, settings: CameraSettings, monitors: Mapping[str, CameraMonitor],
+                 supervisors: Mapping[str, CameraSupervisor]) -> None:
+        self.ctx, self.settings = ctx, settings
+        self.monitors, self.supervisors = monitors, supervisors
         self._linger: dict[str, asyncio.TimerHandle] = {}
 
     def add_routes(self, app: web.Application) -> None:
@@ -66,7 +72,7 @@ class CameraApi:
         auth = request.headers.get("Authorization", "")
         if auth.lower().startswith("bearer "):
             token = auth[7:].strip()
-        hub = self.relay.ctx.hub
+        hub = self.ctx.hub
         try:
             return check_viewer_token(hub.hub_key, token, time.time(), site=hub.site)
         except TokenRefused as refused:
@@ -76,7 +82,7 @@ class CameraApi:
                         headers) from None
 
     def camera(self, request: web.Request) -> CameraMonitor:
-        monitor = self.relay.monitors.get(request.match_info["camera"])
+        monitor = self.monitors.get(request.match_info["camera"])
         if monitor is None:
             raise error(404, "unknown_camera", "Немає такої камери / No such camera")
         return monitor
@@ -85,7 +91,7 @@ class CameraApi:
         log.info("viewer %s (%s) opened %s of camera %s from %s", viewer.sub, viewer.role, feed, monitor.id,
                  request.remote)
         with contextlib.suppress(Exception):
-            await self.relay.ctx.outbox.put("camera.viewed", {
+            await self.ctx.outbox.put("camera.viewed", {
                 "camera": monitor.id, "sub": viewer.sub, "role": viewer.role, "feed": feed,
                 "remote": request.remote or ""}, Priority.EVENT)
 
@@ -95,7 +101,7 @@ class CameraApi:
         self.viewer(request)
         now = time.monotonic()
         cameras = []
-        for monitor in self.relay.monitors.values():
+        for monitor in self.monitors.values():
             info = monitor.describe(now)
             base = f"/cameras/{monitor.id}"
             info["links"] = {"snapshot": f"{base}/snapshot.jpg", "preview": f"{base}/preview.mjpeg",
@@ -128,7 +134,7 @@ class CameraApi:
             await response.prepare(request)
             first, _ = monitor.snapshot(time.monotonic())
             await response.write(multipart_part(first))
-            interval = 1.0 / self.relay.settings.preview_fps
+            interval = 1.0 / self.settings.preview_fps
             while True:
                 started = time.monotonic()
                 await response.write(multipart_part(await slot.get()))
@@ -150,7 +156,7 @@ class CameraApi:
             raise error(503, "camera_offline", "Камера не на зв’язку / Camera offline",
                         {"Retry-After": "5"})
         mjpeg = fmt == "mjpeg"
-        queue = monitor.stream.add(Viewer(viewer.sub, max_bytes=self.relay.settings.viewer_buffer_kb * 1024,
+        queue = monitor.stream.add(Viewer(viewer.sub, max_bytes=self.settings.viewer_buffer_kb * 1024,
                                           latest_only=mjpeg))
         self._update_flags(monitor)
         response = web.StreamResponse(headers={**NO_STORE, "Content-Type": MULTIPART if mjpeg else "video/mp2t"})
@@ -170,13 +176,13 @@ class CameraApi:
     # -- pulling only while someone watches ---------------------------------------------------------
 
     def _room(self, monitor: CameraMonitor) -> None:
-        if len(monitor.stream) + len(monitor.preview) >= self.relay.settings.max_viewers:
+        if len(monitor.stream) + len(monitor.preview) >= self.settings.max_viewers:
             raise error(503, "too_many_viewers", "Забагато глядачів цієї камери / Too many viewers of this camera",
                         {"Retry-After": "30"})
 
     def _update_flags(self, monitor: CameraMonitor) -> None:
         """Relay while someone watches; stop `relay_linger_s` after the last viewer left."""
-        supervisor = self.relay.supervisors.get(monitor.id)
+        supervisor = self.supervisors.get(monitor.id)
         if supervisor is None:
             return
         pending = self._linger.pop(monitor.id, None)
@@ -190,7 +196,7 @@ class CameraApi:
         if supervisor.relay:
             loop = asyncio.get_running_loop()
             self._linger[monitor.id] = loop.call_later(
-                self.relay.settings.relay_linger_s,
+                self.settings.relay_linger_s,
                 lambda: supervisor.set_flags(relay=False) if not len(monitor.stream) else None)
 
 

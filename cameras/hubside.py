@@ -48,7 +48,7 @@ class CameraPages:
         self.hub = hub
 
     async def cameras(self, request: web.Request, sess: auth.Session) -> web.Response:
-        return json_response(await self.hub.store.run(lambda db: cameras_page(db.conn)))
+        return json_response(await self.hub.store.run(lambda db: cameras_page(db)))
 
     async def camera_token(self, request: web.Request, sess: auth.Session) -> web.Response:
         """A short-lived viewer token sealed by the hub's key; camera relays check it offline."""

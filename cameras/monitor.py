@@ -16,12 +16,13 @@ from collections import deque
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Iterable
 
+from edge.clock import Clock
 from cameras import ipc
 from cameras.fanout import FanOut
 from cameras.health import CameraHealth, HealthConfig, HealthEvent, SceneBaseline, Verdict
 from cameras.offline import offline_jpeg
 from cameras.reconnect import WorkerState
-from cameras.settings import CameraRoleSection, CameraSection
+from cameras.settings import CameraSection, CameraSettings
 
 log = logging.getLogger("hromada.camera")
 
@@ -35,9 +36,10 @@ EventsCallback = Callable[["CameraMonitor", list[HealthEvent]], None]
 class CameraMonitor:
     """One camera's health, latest picture, viewers and figures (a `WorkerSink`)."""
 
-    def __init__(self, section: CameraSection, settings: CameraRoleSection, health_config: HealthConfig,
-                 on_events: EventsCallback, baseline: SceneBaseline | None = None) -> None:
+    def __init__(self, section: CameraSection, settings: CameraSettings, health_config: HealthConfig,
+                 on_events: EventsCallback, baseline: SceneBaseline | None = None, clock: Clock | None = None) -> None:
         self.section = section
+        self.clock = clock or Clock()  # the times on the OFFLINE card: the node's zone, not the board's
         self.settings = settings
         now = time.monotonic()
         expected = section.expected_fps or None
@@ -131,8 +133,8 @@ class CameraMonitor:
         width = int(self.info.get("width") or 640)
         height = int(self.info.get("height") or 360)
         title = self.section.name + (f" — {self.section.location}" if self.section.location else "")
-        since = self.down_since.astimezone() if self.down_since else None
-        return offline_jpeg(title, since=since, now=datetime.now().astimezone(), width=width, height=height)
+        since = self.down_since.astimezone(self.clock.tz) if self.down_since else None
+        return offline_jpeg(title, since=since, now=self.clock.now(), width=width, height=height)
 
     def snapshot(self, at: float) -> tuple[bytes, bool]:
         """(JPEG, is_live): the latest picture while it is current, else the OFFLINE image."""

@@ -1,4 +1,4 @@
-"""The camera relay (role ``camera``): workers, health alerts to the hub, figures, routes.
+"""The camera relay (role ``camera``): workers, health alerts to the hub, figures (routes: `cameras.api`).
 
 One `CameraSupervisor` (a worker process) and one `CameraMonitor` per
 camera. Verdict changes become hub alerts keyed ``camera:<id>:<verdict>``,
@@ -16,17 +16,20 @@ import contextlib
 import logging
 import sqlite3
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cameras.health import HealthEvent, SceneBaseline, Verdict
 from cameras.monitor import CameraMonitor, check_forever
-from cameras.settings import CameraRoleConfig, parse_camera_config
+from cameras.settings import CameraRoleConfig
 from cameras.supervisor import CameraSupervisor
 from cameras.verdict import Change, TEXTS
 from edge.node import RoleContext
 from edge.outbox import Priority, enqueue
+
+if TYPE_CHECKING:
+    from cameras.scenario import DemoScenario
 
 log = logging.getLogger("hromada.camera")
 
@@ -68,11 +71,15 @@ def alert_payload(camera: CameraMonitor, verdict: Verdict, change: Change, value
 
 
 class CameraRelay:
-    """The `camera` role of a node."""
+    """The `camera` role of a node (composed by :func:`cameras.role.create`, which adds its routes).
+
+    ``scenario``: the demo's simulated cameras (``scenario = "demo"``), started
+    before the workers so that they watch the simulators.
+    """
 
     name = "camera"
 
-    def __init__(self, ctx: RoleContext, config: CameraRoleConfig) -> None:
+    def __init__(self, ctx: RoleContext, config: CameraRoleConfig, scenario: DemoScenario | None = None) -> None:
         self.ctx = ctx
         self.config = config
         self.settings = config.settings
@@ -83,12 +90,8 @@ class CameraRelay:
         self._baselines_saved: dict[str, tuple[float, SceneBaseline | None]] = {}
         self._events: asyncio.Queue[tuple[CameraMonitor, HealthEvent]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[Any]] = []
-        self.scenario: Any = None
+        self.scenario = scenario
         self._register_metrics()
-        from cameras.api import CameraApi
-
-        self.api = CameraApi(self)
-        self.api.add_routes(ctx.app)
         ctx.hub.command_handlers["camera.rebaseline"] = self.rebaseline
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -98,14 +101,11 @@ class CameraRelay:
         reported, baselines = await self.ctx.store.run(self._load)
         self.reported = reported
         sources = list(self.config.cameras)
-        if self.settings.scenario == "demo":
-            from cameras.scenario import DemoScenario
-
-            self.scenario = DemoScenario(self.ctx.config.state_dir / "camera-sims")
+        if self.scenario is not None:
             sources = await self.scenario.start(sources)
         for source in sources:
             monitor = CameraMonitor(source.section, self.settings, self.config.health, self._on_events,
-                                    baselines.get(source.id))
+                                    baselines.get(source.id), clock=self.ctx.clock)
             self.monitors[source.id] = monitor
             self._baselines_saved[source.id] = (time.monotonic(), monitor.health.baseline)
             self.supervisors[source.id] = CameraSupervisor(source, self.settings, monitor)
@@ -229,8 +229,7 @@ class CameraRelay:
             " VALUES (?, ?, ?, ?, ?)", row))
 
     @staticmethod
-    def _load(db: Any) -> tuple[set[tuple[str, str]], dict[str, SceneBaseline]]:
-        conn = db.conn
+    def _load(conn: Any) -> tuple[set[tuple[str, str]], dict[str, SceneBaseline]]:
         reported = {(r[0], r[1]) for r in conn.execute("SELECT camera_id, verdict FROM camera_alerts")}
         baselines = {}
         for cid, sharpness, h, w, blob in conn.execute(
@@ -286,10 +285,4 @@ class CameraRelay:
             ]
 
         self.ctx.metrics.collector(collect)
-
-
-async def create(ctx: RoleContext) -> CameraRelay:
-    """The `camera` role's factory."""
-    config = parse_camera_config(ctx.role_config, ctx.config.path)
-    return CameraRelay(ctx, config)
 

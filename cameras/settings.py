@@ -22,7 +22,7 @@ from typing import Any
 
 from cameras.thresholds import HealthConfig
 from cameras.verdict import Persistence, Verdict
-from edge.config import ConfigError, build_section, label, option, positive, required
+from edge.config import ConfigError, build_section, label, not_negative, option, positive, required
 
 SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "file://")
 #: `url` of a simulated camera started by the role itself (demo only).
@@ -42,12 +42,8 @@ def camera_url(value: str) -> str | None:
     return None
 
 
-def non_negative(value: float) -> str | None:
-    return None if value >= 0 else "must not be negative"
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CameraRoleSection:
+class CameraSettings:
     """`[roles.camera]`: the camera relay of this node."""
 
     secrets_file: str = option(
@@ -75,7 +71,7 @@ class CameraRoleSection:
         1024, "Per-viewer queue of the relayed stream; a viewer further behind skips to the next keyframe, KiB.",
         positive)
     relay_linger_s: float = option(
-        10.0, "The relay of a camera's stream stops this long after its last viewer left, seconds.", non_negative)
+        10.0, "The relay of a camera's stream stops this long after its last viewer left, seconds.", not_negative)
     reconcile_after_s: float = option(
         120.0, "After a restart, alerts raised before it and not raised again within this time are cleared, "
                "seconds.", positive)
@@ -96,7 +92,7 @@ class CameraSection:
     url: str = required("Stream address without credentials: `rtsp://…`, `http://…` (MJPEG), a file path, or "
                         "`sim:mjpeg`/`sim:rtsp` with `scenario = \"demo\"`.", camera_url)
     expected_fps: float = option(0.0, "Frame rate the camera is set to; the `low_fps` verdict compares with it "
-                                      "(0: not judged).", non_negative)
+                                      "(0: not judged).", not_negative)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +116,7 @@ class CameraSource:
 class CameraRoleConfig:
     """The validated `[roles.camera]` table."""
 
-    settings: CameraRoleSection
+    settings: CameraSettings
     cameras: tuple[CameraSource, ...]
     health: HealthConfig
 
@@ -224,11 +220,11 @@ def parse_camera_config(table: dict[str, Any], path: str) -> CameraRoleConfig:
     """Validate `[roles.camera]`; raises ConfigError naming the file, the key and the reason."""
     prefix = "roles.camera"
     extra = ("cameras", "health")
-    known = {f.name for f in dataclasses.fields(CameraRoleSection)} | set(extra)
+    known = {f.name for f in dataclasses.fields(CameraSettings)} | set(extra)
     for key in table:
         if key not in known:
             raise ConfigError(path, f"{prefix}.{key}", f"unknown key; known keys: {', '.join(sorted(known))}")
-    settings = build_section(CameraRoleSection, {k: v for k, v in table.items() if k not in extra}, path, prefix)
+    settings = build_section(CameraSettings, {k: v for k, v in table.items() if k not in extra}, path, prefix)
     secrets = load_secrets(settings.secrets_file, path) if settings.secrets_file else {}
     raw_cameras = table.get("cameras")
     if not isinstance(raw_cameras, list) or not raw_cameras:

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from cameras import ipc
 from cameras.reconnect import WorkerState, watchdog_deadline
-from cameras.settings import CameraRoleSection, CameraSource, redact
+from cameras.settings import CameraSettings, CameraSource, redact
 
 log = logging.getLogger("hromada.camera")
 
@@ -46,7 +46,7 @@ class WorkerSink(Protocol):
 class CameraSupervisor:
     """One camera's worker process, restarted for as long as the relay runs."""
 
-    def __init__(self, source: CameraSource, settings: CameraRoleSection, sink: WorkerSink) -> None:
+    def __init__(self, source: CameraSource, settings: CameraSettings, sink: WorkerSink) -> None:
         self.source = source
         self.settings = settings
         self.sink = sink

@@ -18,9 +18,9 @@ import argparse
 import asyncio
 import json
 import sys
-from datetime import datetime, timezone
 from typing import Any, Sequence
 
+from edge.clock import Clock
 from edge.config import ConfigError, HubConfig, load_hub_config, load_node_config
 from edge.roles import ROLE_COMMANDS
 from edge.roles import load as load_role_part
@@ -54,7 +54,7 @@ def cmd_hub_token(config: HubConfig, args: argparse.Namespace) -> int:
     with transaction(db) as conn:
         code, expires = registry.make_token(conn, _hub_fingerprint(config), args.site, args.role, ttl,
                                             pre_approved=args.pre_approve, note=args.note or "", actor=args.actor)
-    until = datetime.fromtimestamp(expires, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    until = Clock(config.hub.timezone).local(expires).strftime("%Y-%m-%d %H:%M %Z")  # the hub's zone, e.g. EET
     if args.quiet:
         print(code)
         return 0
@@ -83,10 +83,10 @@ def cmd_hub_list(config: HubConfig, args: argparse.Namespace) -> int:
 
     db = _hub_db(config)
     if args.hub_cmd == "pending":
-        nodes = registry.list_nodes(db.conn, "pending")
-        discovered = registry.list_discovered(db.conn)
+        nodes = registry.list_nodes(db, "pending")
+        discovered = registry.list_discovered(db)
     else:
-        nodes = registry.list_nodes(db.conn)
+        nodes = registry.list_nodes(db)
         discovered = []
     if args.json:
         print(json.dumps({"nodes": nodes, "discovered": discovered}, ensure_ascii=False, indent=2))
@@ -158,7 +158,7 @@ def cmd_hub_user(config: HubConfig, args: argparse.Namespace) -> int:
 
     db = _hub_db(config)
     if args.user_cmd == "list":
-        for name, role, disabled, must in db.conn.execute(
+        for name, role, disabled, must in db.execute(
                 "SELECT username, role, disabled, must_change_password FROM users ORDER BY username"):
             print(f"{name:<24} {role:<11} {'вимкнено / disabled' if disabled else ''}"
                   f"{'  (пароль ще не змінено / one-time password not changed yet)' if must else ''}")

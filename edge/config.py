@@ -15,9 +15,11 @@ import ipaddress
 import tomllib
 import typing
 from dataclasses import dataclass, field
+from datetime import time as datetime_time
 from pathlib import Path
 from typing import Any, Callable
 
+from edge import clock
 from edge import roles as role_registry
 
 
@@ -57,6 +59,33 @@ def at_least(n: float, unit: str = "") -> Callable[[float], str | None]:
     def check(value: float) -> str | None:
         return None if value >= n else f"must be at least {n}{' ' + unit if unit else ''}"
     return check
+
+
+def not_negative(value: float) -> str | None:
+    return None if value >= 0 else "must not be negative"
+
+
+def time_of_day(value: str) -> str | None:
+    """A local time of day, ``HH:MM`` (``03:00``)."""
+    try:
+        datetime_time.fromisoformat(value)
+    except ValueError:
+        return f"must be a time of day HH:MM, e.g. 03:00 (got {value!r})"
+    return None
+
+
+def time_of_day_or_empty(value: str) -> str | None:
+    """``HH:MM``, or empty for "none"."""
+    return None if value == "" else time_of_day(value)
+
+
+def time_zone(value: str) -> str | None:
+    """An IANA time zone name (``Europe/Kyiv``)."""
+    try:
+        clock.zone(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def port_number(value: int) -> str | None:
@@ -124,6 +153,8 @@ class NodeSection:
     state_dir: str = required("Directory for the key, the database and caches (created with mode 0700).")
     listen: str = option("127.0.0.1", "Address the node's HTTP server binds to.", ip_address)
     port: int = option(8700, "TCP port of the node's HTTP server (0 picks a free port).", port_number)
+    timezone: str = option(clock.DEFAULT_ZONE, "Time zone of every time a person sees at this node (screens, tickets, cards).",
+                           time_zone)
     log_level: str = option("info", "Log level: debug, info, warning, error.", one_of("debug", "info", "warning", "error"))
     shutdown_command: str = option(
         "", "Command run when the hub asks this node to shut down (a power plan), e.g. `sudo systemctl poweroff`."
@@ -213,6 +244,8 @@ class HubSection:
     token_ttl_s: float = option(86_400.0, "Default lifetime of an enrollment token, seconds.", positive)
     max_body_bytes: int = option(4 * 1024 * 1024, "Largest request body accepted, bytes.", positive)
     max_batch: int = option(5000, "Most messages accepted in one ingest request.", positive)
+    timezone: str = option(clock.DEFAULT_ZONE, "Time zone of the times the hub shows people (dashboard, alerts, enrollment codes, notifications).",
+                           time_zone)
     log_level: str = option("info", "Log level: debug, info, warning, error.", one_of("debug", "info", "warning", "error"))
 
 

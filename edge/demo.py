@@ -112,7 +112,7 @@ class Demo:
                 '[gpio]\npin_factory = "mock"\n'
                 + node.role_settings,
                 encoding="utf-8")
-        db.conn.close()
+        db.close()
 
     def spawn(self, name: str, args: list[str]) -> None:
         self.commands[name] = args
@@ -145,9 +145,9 @@ class Demo:
         """The hub's registry, read from its database (the API needs a login)."""
         db = connect(self.state / "hub" / "hub.sqlite")
         try:
-            return registry.list_nodes(db.conn)
+            return registry.list_nodes(db)
         finally:
-            db.conn.close()
+            db.close()
 
     def make_admin(self) -> tuple[str, str, str]:
         """The demo's administrator: (name, one-time password, TOTP secret)."""
@@ -159,7 +159,7 @@ class Demo:
             with transaction(db) as conn:
                 password, secret = auth.add_user(conn, "demo-admin", auth.Role.ADMIN)
         finally:
-            db.conn.close()
+            db.close()
         return "demo-admin", password, secret
 
     def all_online(self) -> bool:

@@ -19,6 +19,7 @@ from zeroconf import IPVersion, ServiceStateChange
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from edge.config import ConfigError
+from edge.tasks import cancel_and_wait
 
 log = logging.getLogger("hromada.discovery")
 
@@ -194,8 +195,7 @@ class Discovery:
         for browser in self._browsers:
             with contextlib.suppress(Exception):
                 await browser.async_cancel()
-        for task in list(self._tasks):
-            task.cancel()
+        await cancel_and_wait(list(self._tasks))
         for info in self._registered:
             with contextlib.suppress(Exception):
                 await (await self._zc.async_unregister_service(info))

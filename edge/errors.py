@@ -101,11 +101,7 @@ class Catalogue:
 
 
 def _jsonable(details: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in details.items():
-        if isinstance(value, enum.Enum):
-            value = value.value
-        elif not isinstance(value, (str, int, float, bool, type(None), list, dict)):
-            value = str(value)
-        out[key] = value
-    return out
+    """Details as plain JSON values, however deep: an enum by its value, anything else unknown as text."""
+    def plain(value: Any) -> Any:
+        return value.value if isinstance(value, enum.Enum) else str(value)
+    return json.loads(json.dumps(dict(details), ensure_ascii=False, default=plain))

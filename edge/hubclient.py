@@ -93,7 +93,7 @@ class HubClient:
 
     async def load_state(self) -> None:
         self.state = await self.store.run(
-            lambda db: dict(db.conn.execute("SELECT key, value FROM node_state").fetchall()))
+            lambda db: dict(db.execute("SELECT key, value FROM node_state").fetchall()))
         if not self.hub_url and self.state.get("hub_url"):
             self.hub_url = self.state["hub_url"]
         if self.state.get("roster"):

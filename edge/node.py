@@ -18,15 +18,17 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from edge import __version__, hubclient, outbox
+from edge.clock import Clock
 from edge.config import NodeConfig
 from edge.discovery import NODE_SERVICE, Discovery, txt_properties
 from edge.hubclient import HubClient
 from edge.identity import Identity
-from edge.metrics import Registry
+from edge.metrics import CONTENT_TYPE, Metrics
 from edge.outbox import Outbox, Priority
 from edge.shutdown import ShutdownRunner
 from edge.roles import factory_for
 from edge.store import Store
+from edge.tasks import cancel_and_wait
 from edge.watchdog import Notifier, run_watchdog
 from edge.web import MAX_BODY, Server, json_response, refusals
 
@@ -45,9 +47,14 @@ class RoleContext:
     store: Store
     outbox: Outbox
     hub: HubClient
-    metrics: Registry
+    metrics: Metrics
     app: web.Application
     discovery: Discovery | None
+
+    @property
+    def clock(self) -> Clock:
+        """Now as this node shows it: corrected by the hub's clock, in ``[node] timezone``."""
+        return Clock(self.config.node.timezone, lambda: self.hub.clock_offset_s)
 
 
 class Role(Protocol):
@@ -74,7 +81,7 @@ class Node:
         self.hub: HubClient | None = None
         self.discovery: Discovery | None = None
         self.roles: list[Role] = []
-        self.metrics = Registry({"node": config.node.name})
+        self.metrics = Metrics({"node": config.node.name})
         self.app = web.Application(client_max_size=1024 * 1024, middlewares=[refusals])
         self.app[MAX_BODY] = 1024 * 1024
         self.app.router.add_get("/health", self._health)
@@ -121,7 +128,7 @@ class Node:
             asyncio.create_task(self.hub.run_enrollment(), name="enrollment"),
             asyncio.create_task(self.hub.run_heartbeats(), name="heartbeats"),
             asyncio.create_task(self.hub.run_websocket(), name="hub-websocket"),
-            asyncio.create_task(self.outbox.run(self.hub.send_batch, self.hub.approved.wait), name="outbox"),
+            asyncio.create_task(self.outbox.run(self._send_batch, self.hub.approved.wait), name="outbox"),
             asyncio.create_task(run_watchdog(self.notifier, self.store.ping), name="watchdog"),
         ]
         if self.discovery is not None:
@@ -168,6 +175,13 @@ class Node:
                 ("hromada_outbox_failures_total", "counter", "Failed delivery attempts.", [({}, ob.failures if ob else 0)]),
             ]
         self.metrics.collector(collect)
+        self._m_send = self.metrics.histogram(
+            "hromada_outbox_send_seconds", "Time to deliver one outbox batch to the hub (answered or failed).")
+
+    async def _send_batch(self, messages: list[dict[str, Any]]) -> outbox.Delivery:
+        assert self.hub is not None
+        with self._m_send.time():
+            return await self.hub.send_batch(messages)
 
     async def _health(self, request: web.Request) -> web.Response:
         assert self.store is not None and self.hub is not None and self.identity is not None
@@ -192,18 +206,14 @@ class Node:
     async def _metrics(self, request: web.Request) -> web.Response:
         if self.outbox is not None:
             self.outbox.stats.pending = await self.outbox.pending_count()
-        return web.Response(text=self.metrics.render(), content_type="text/plain", charset="utf-8")
+        return web.Response(text=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
     async def stop(self) -> None:
         self.notifier.stopping()
         for role in reversed(self.roles):
             with contextlib.suppress(Exception):
                 await role.stop()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
         if self.discovery is not None:
             await self.discovery.close()
         if self.hub is not None:

@@ -144,7 +144,7 @@ class Outbox:
 
     async def pending_count(self) -> int:
         return await self.store.run(
-            lambda db: db.conn.execute(
+            lambda db: db.execute(
                 "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND rejected IS NULL"
             ).fetchone()[0]
         )
@@ -185,7 +185,7 @@ class Outbox:
         if dropped:
             self.stats.dropped += dropped
             log.warning("outbox over %d rows: dropped %d oldest telemetry messages", self.max_rows, dropped)
-        batch = await self.store.run(lambda db: self._take_batch(db.conn))
+        batch = await self.store.run(lambda db: self._take_batch(db))
         if not batch:
             return 0
         ids = [m["msg_id"] for m in batch]

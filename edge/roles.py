@@ -26,13 +26,13 @@ NODE_ROLES: tuple[str, ...] = (
 # and returns an object with the Role interface of edge.node.
 ROLE_FACTORIES: dict[str, str] = {
     "hall": "voting.hall.role:create",
-    "hall-display": "voting.display.service:create",
+    "hall-display": "voting.display.role:create",
     "console": "voting.console.role:create",
-    "queue": "kiosk.queue.service:create",
-    "queue-display": "kiosk.calling.service:create",
-    "power": "power.service:create",
-    "camera": "cameras.relay:create",
-    "kiosk": "kiosk.terminal.service:create",
+    "queue": "kiosk.queue.role:create",
+    "queue-display": "kiosk.calling.role:create",
+    "power": "power.role:create",
+    "camera": "cameras.role:create",
+    "kiosk": "kiosk.terminal.role:create",
 }
 
 
@@ -45,21 +45,21 @@ def factory_for(name: str) -> Callable[..., Any] | None:
 # Each role's settings classes by the heading they have in docs/configuration.md.
 ROLE_SETTINGS: dict[str, str] = {
     "[roles.hall]": "voting.hall.settings:HallSettings",
-    "[roles.hall-display]": "voting.display.service:HallDisplaySection",
+    "[roles.hall-display]": "voting.display.settings:HallDisplaySettings",
     "[roles.console]": "voting.console.settings:ConsoleSettings",
     "[[roles.console.seats]]": "voting.console.settings:SeatSection",
     "card_reader = {…} (in [roles.console] or a seat)": "voting.console.settings:CardReaderSection",
     "[roles.queue]": "kiosk.queue.settings:QueueSettings",
-    "[roles.queue-display]": "kiosk.calling.service:CallingSettings",
-    "[roles.kiosk]": "kiosk.terminal.service:KioskSettings",
-    "[roles.power]": "power.settings:PowerSection",
+    "[roles.queue-display]": "kiosk.calling.settings:CallingSettings",
+    "[roles.kiosk]": "kiosk.terminal.settings:KioskSettings",
+    "[roles.power]": "power.settings:PowerSettings",
     "[roles.power.ups]": "power.settings:UpsSection",
     "[roles.power.mains]": "power.settings:MainsSection",
     "[roles.power.generator]": "power.settings:GeneratorSection",
     "[roles.power.policy]": "power.settings:PolicySection",
     "[roles.power.shutdown]": "power.settings:ShutdownSection",
     "[[roles.power.shutdown.steps]]": "power.settings:ShutdownStepSection",
-    "[roles.camera]": "cameras.settings:CameraRoleSection",
+    "[roles.camera]": "cameras.settings:CameraSettings",
     "[[roles.camera.cameras]]": "cameras.settings:CameraSection",
 }
 

@@ -22,7 +22,9 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Generic, TypeVar
+
+from edge.clock import Clock
 
 log = logging.getLogger("hromada.screen")
 
@@ -54,12 +56,12 @@ class ScreenThread(threading.Thread, Generic[U]):
     caption = "hromada-edge"
 
     def __init__(self, name: str, size: tuple[int, int], fullscreen: bool, png_dir: Path | None,
-                 first: U, clock: Callable[[], float] = time.time) -> None:
+                 first: U, clock: Clock | None = None) -> None:
         super().__init__(name=name, daemon=True)
         self.size = size
         self.fullscreen = fullscreen
         self.png_dir = png_dir
-        self.clock = clock
+        self.clock = clock or Clock()  # what the screen shows as now: hub-corrected, in the node's zone
         self.first = first
         self.updates: queue.Queue[U | None] = queue.Queue()
         self.window = False

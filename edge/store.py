@@ -1,4 +1,4 @@
-"""One SQLite file per node, through sqlite-utils, with versioned migrations.
+"""One SQLite file per node, through the standard ``sqlite3`` module, with versioned migrations.
 
 SQLite is opened in WAL mode with ``synchronous=FULL`` by default: a vote, a
 ticket or an alarm is on disk before anyone is told it happened. All access
@@ -20,27 +20,30 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
-import sqlite_utils
-
 T = TypeVar("T")
 
 Migrations = Mapping[str, Sequence[str]]
 
 
-def connect(path: Path | str, synchronous: str = "FULL") -> sqlite_utils.Database:
-    """Open a database the way every part of the project does."""
+def connect(path: Path | str, synchronous: str = "FULL") -> sqlite3.Connection:
+    """Open a database the way every part of the project does.
+
+    Autocommit mode (``isolation_level=None``): a write that must be atomic
+    goes through :func:`transaction`, never through sqlite3's implicit BEGIN.
+    """
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=10.0)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=10000")
-    return sqlite_utils.Database(conn)
+    # So that a journal's append-only DELETE trigger also fires for a row an INSERT OR REPLACE would drop.
+    conn.execute("PRAGMA recursive_triggers=ON")
+    return conn
 
 
 @contextlib.contextmanager
-def transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any exception."""
-    conn = db.conn
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
@@ -50,9 +53,9 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
-def migrate(db: sqlite_utils.Database, migrations: Migrations) -> list[tuple[str, int]]:
+def migrate(db: sqlite3.Connection, migrations: Migrations) -> list[tuple[str, int]]:
     """Apply the steps not yet applied; return (component, version) of each one run."""
-    db.conn.execute(
+    db.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " component TEXT NOT NULL, version INTEGER NOT NULL, applied_at TEXT NOT NULL"
         " DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')), PRIMARY KEY (component, version))"
@@ -61,7 +64,7 @@ def migrate(db: sqlite_utils.Database, migrations: Migrations) -> list[tuple[str
     for component, steps in migrations.items():
         done = {
             row[0]
-            for row in db.conn.execute("SELECT version FROM schema_migrations WHERE component = ?", (component,))
+            for row in db.execute("SELECT version FROM schema_migrations WHERE component = ?", (component,))
         }
         for version, sql in enumerate(steps, start=1):
             if version in done:
@@ -98,7 +101,7 @@ class Store:
         self.path = path
         self._synchronous = synchronous
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sqlite-{path.stem}")
-        self._db: sqlite_utils.Database | None = None
+        self._db: sqlite3.Connection | None = None
         self._thread_id: int | None = None
 
     @classmethod
@@ -120,8 +123,8 @@ class Store:
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
-    async def run(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
-        """Run ``fn(db)`` in the writer thread and return its result."""
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(db)`` with the connection, in the writer thread, and return its result."""
         if self._db is None:
             raise RuntimeError("store is closed")
         db = self._db
@@ -129,18 +132,18 @@ class Store:
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn(conn)`` inside one immediate transaction in the writer thread."""
-        def in_tx(db: sqlite_utils.Database) -> T:
+        def in_tx(db: sqlite3.Connection) -> T:
             with transaction(db) as conn:
                 return fn(conn)
         return await self.run(in_tx)
 
     async def ping(self) -> None:
         """Prove the writer thread and the file answer (for the watchdog)."""
-        await self.run(lambda db: db.conn.execute("SELECT 1").fetchone())
+        await self.run(lambda db: db.execute("SELECT 1").fetchone())
 
     async def close(self) -> None:
         if self._db is not None:
             db, self._db = self._db, None
             with contextlib.suppress(Exception):
-                await asyncio.get_running_loop().run_in_executor(self._executor, db.conn.close)
+                await asyncio.get_running_loop().run_in_executor(self._executor, db.close)
         self._executor.shutdown(wait=True)

@@ -1,8 +1,9 @@
 """Spoken calls in Ukrainian as a sequence of word tokens.
 
-A later step maps each token to an audio clip (generated once with
-espeak-ng, or recorded) and stitches them, so a call works fully offline.
-This module only decides the words. ``PAUSE`` («,») is a short silence.
+:mod:`kiosk.voice` maps each token to an audio clip (generated once with
+espeak-ng) and stitches them, so a call works fully offline; the thread that
+plays them is :class:`edge.speech.SpeechThread`. This module only decides
+the words. ``PAUSE`` («,») is a short silence.
 
 Grammar, decided once:
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from edge.uk import plural
 from kiosk.errors import ErrorCode, QueueError
 
 PAUSE = ","
@@ -95,13 +97,7 @@ class Noun:
     gender: Gender
 
     def form(self, n: int) -> str:
-        if 11 <= n % 100 <= 14:
-            return self.many
-        if n % 10 == 1:
-            return self.one
-        if 2 <= n % 10 <= 4:
-            return self.few
-        return self.many
+        return plural(n, self.one, self.few, self.many)
 
 
 MINUTE = Noun("хвилина", "хвилини", "хвилин", Gender.FEMININE)

@@ -12,7 +12,10 @@ is the plain concatenation of its clips: predictable, testable, and the
 same every time. The pause token («,») is a clip of silence.
 
 A :class:`Speaker` plays a stitched call: ``aplay`` on the board's sound
-card, or nothing (the WAV file is the output: tests, the demo).
+card, or nothing (the WAV file is the output: tests, the demo). The thread
+that does the stitching and playing, one request after another, is
+:class:`edge.speech.SpeechThread` (the calling screen's
+:class:`~kiosk.calling.announcer.Announcer` is one).
 """
 
 from __future__ import annotations

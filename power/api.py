@@ -20,7 +20,7 @@ import os
 import secrets
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -30,6 +30,9 @@ from power.nutproto import UpsView
 from power.nutserver import NutServer
 from power.policy import Command, Phase
 from power.service import PowerService
+
+if TYPE_CHECKING:
+    from power.sim import PowerSim
 
 TOKEN_FILE = "power.token"
 
@@ -66,7 +69,7 @@ class PowerRole:
         self.nut: NutServer | None = None
         if s.nut_server and service.ups is not None:
             self.nut = NutServer(self.views, host=s.nut_listen, port=s.nut_port)
-        self.sim: Any = None  # power.sim.PowerSim, with mock pins only
+        self.sim: PowerSim | None = None  # with mock pins only (set by power.role)
         r = ctx.app.router
         r.add_get("/power/api/state", self.api_state)
         r.add_get("/power/api/history", self.api_history)
@@ -120,7 +123,7 @@ class PowerRole:
             raise error(400, "bad_range", "range: 24h або 7d / range must be 24h or 7d")
         step = h.fine if span == "24h" else h.coarse
         since = time.time() - h.keep_s(step)
-        rows = await self.ctx.store.run(lambda db: history.query(db.conn, step, since))
+        rows = await self.ctx.store.run(lambda db: history.query(db, step, since))
         return json_response({"range": span, "step_s": step, "rows": rows})
 
     async def api_events(self, request: web.Request) -> web.Response:
@@ -128,7 +131,7 @@ class PowerRole:
             limit = max(1, min(500, int(request.query.get("limit", "50"))))
         except ValueError:
             raise error(400, "bad_limit", "limit має бути числом / limit must be a number") from None
-        events = await self.ctx.store.run(lambda db: records.recent_events(db.conn, limit))
+        events = await self.ctx.store.run(lambda db: records.recent_events(db, limit))
         return json_response({"events": events})
 
     async def api_command(self, request: web.Request) -> web.Response:
@@ -203,7 +206,7 @@ class PowerRole:
                 if key in svc.readings:
                     out.append((f"hromada_power_{key}", "gauge", f"Generator reading {key}.",
                                 [({}, svc.readings[key])]))
-            if hasattr(gen, "timeouts"):
+            if gen.timeouts is not None:  # a controller on a bus
                 out.append(("hromada_power_modbus_timeouts_total", "counter", "Modbus requests that timed out.",
                             [({}, float(gen.timeouts))]))
         return out

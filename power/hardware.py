@@ -1,6 +1,18 @@
-"""The power room's wiring: mains and generator inputs, the start/stop relays, the fuel sender.
+"""The power room's devices: what the service asks of a UPS and a generator, and the wiring on the board.
 
-One small class per thing on the wall, as gpiozero does it:
+The two named interfaces, as gpiozero names its device bases:
+
+* :class:`Ups` — a UPS, however it is reached: :class:`power.ups.Q1Source`
+  (a Megatec Q1 unit through the Q1 driver, or the simulated unit on a pty
+  with ``ups.url = "sim"``) and :class:`power.ups.NutSource` (any ``upsd``
+  through the NUT client).
+* :class:`Generator` — a generator set: :class:`WiredGenerator` (relays and
+  inputs on this board; on mock pins the simulated set of
+  :mod:`power.sim_generator` drives them) and
+  :class:`power.deepsea.DseController` (a Deep Sea controller over Modbus,
+  or :class:`power.sim_deepsea.SimulatedDse` behind it).
+
+One small class per thing on the wall:
 
 * :class:`MainsSensor`, :class:`GeneratorRunning`, :class:`GeneratorOutput` —
   GPIO inputs with a hold time (a :class:`HeldInput`).
@@ -9,7 +21,7 @@ One small class per thing on the wall, as gpiozero does it:
   :mod:`power.policy` hands out as data.
 * :class:`LoadContactor` — the transfer contactor, when the board drives one.
 * :class:`FuelGauge` — a level sender on an MCP3008 channel.
-* :class:`WiredGenerator` — the above together: what the service calls a generator.
+* :class:`WiredGenerator` — the above together: a :class:`Generator`.
 
 The pins come from the process's gpiozero factory (``edge.gpio.pin_factory``):
 mock pins in the demo and the tests, driven from outside by ``power.sim_generator``.
@@ -22,14 +34,111 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Protocol
 
 from gpiozero import MCP3008, DigitalInputDevice, Device, OutputDevice
 from gpiozero.pins import Factory
 
+from power.nutproto import UpsView
 from power.policy import Contact, RelayStep, StartGenerator, StopGenerator
+from power.status import CommsHealth, CommsState, UpsEvent, UpsState
 
 log = logging.getLogger("hromada.power.hardware")
+
+#: Told, in the loop, the events of one poll (a UPS's status changes, a controller's alarms).
+OnEvents = Callable[[tuple[UpsEvent, ...]], None]
+
+
+class Ups(Protocol):
+    """A UPS as the power service sees it: polled in the background, read at each policy step.
+
+    ``on_events`` is set by the service before :meth:`start` and told the
+    events of each poll (on battery, low battery, communication lost …).
+    """
+
+    name: str  # on this node's NUT server and in alerts
+    kind: str  # "q1" (charge and runtime are this node's estimate) or "nut"
+    on_events: OnEvents | None
+
+    @property
+    def health(self) -> CommsHealth:
+        """How the polls go: OK, COMMBAD after a few failures in a row, NOCOMM after many."""
+
+    @property
+    def last_poll_s(self) -> float | None:
+        """How long the last poll took (None: not measured)."""
+
+    async def start(self) -> None:
+        """Begin polling."""
+
+    async def stop(self) -> None:
+        """Stop polling and let go of the line or the connection."""
+
+    def state(self) -> UpsState:
+        """What the policy judges: the status flags, charge and runtime."""
+
+    def current(self) -> Mapping[str, str] | None:
+        """The latest NUT variables, or None while there is no fresh reading."""
+
+    def view(self, fsd: bool = False) -> UpsView:
+        """The UPS as this node's NUT server serves it (with FSD once the shutdown plan began)."""
+
+    async def instcmd(self, name: str) -> None:
+        """Run a NUT instant command on the unit (``shutdown.return``); raises when it cannot."""
+
+
+class Generator(Protocol):
+    """A generator set as the power service drives it: the policy's start and stop, its feedback and readings.
+
+    ``on_events`` is set by the service and told a controller's own events;
+    a set wired to the board has none to tell.
+    """
+
+    kind: str  # "wired" or "deepsea"
+    on_events: OnEvents | None
+
+    @property
+    def running(self) -> bool:
+        """The engine runs (the running feedback, or the controller's engine state)."""
+
+    @property
+    def output(self) -> bool | None:
+        """AC at the output terminals; None when nothing senses it."""
+
+    @property
+    def comms_state(self) -> CommsState | None:
+        """How the link to a controller on a bus fares; None for wires, which have no link to lose."""
+
+    @property
+    def timeouts(self) -> int | None:
+        """Requests to the controller that timed out; None for wires."""
+
+    def watch(self, on_change: Callable[[bool], None]) -> None:
+        """Call ``on_change(running)`` in the loop whenever an input changes, so the policy runs at once."""
+
+    def begin(self) -> None:
+        """Begin watching (a controller is polled; wires report their own changes)."""
+
+    async def start(self, action: StartGenerator) -> None:
+        """Start the set as the policy says (relay steps, or the controller's keys)."""
+
+    async def stop(self, action: StopGenerator) -> None:
+        """Stop the set as the policy says."""
+
+    def connect_load(self) -> None:
+        """Put the load on the generator (a transfer contactor, when one is driven)."""
+
+    def disconnect_load(self) -> None:
+        """Take the load off the generator."""
+
+    async def readings(self) -> dict[str, float]:
+        """Readings for history and metrics (fuel, battery, frequency: those it has)."""
+
+    def health(self) -> dict[str, Any]:
+        """The set's state for ``/health`` and the API."""
+
+    async def close(self) -> None:
+        """Let go of the pins or the connection."""
 
 
 class HeldInput:
@@ -230,6 +339,17 @@ class WiredGenerator:
                  load: LoadContactor | None = None, fuel: FuelGauge | None = None) -> None:
         self.relays, self.running_input, self.output_input = relays, running, output
         self.load, self.fuel = load, fuel
+        self.on_events: OnEvents | None = None  # wires tell no events of their own: never called
+
+    @property
+    def comms_state(self) -> CommsState | None:
+        """None: wires have no link to lose."""
+        return None
+
+    @property
+    def timeouts(self) -> int | None:
+        """None: no requests to time out."""
+        return None
 
     @property
     def running(self) -> bool:

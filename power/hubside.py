@@ -98,11 +98,11 @@ class ShutdownDispatcher:
 
     async def dispatch_once(self) -> None:
         store = self.hub.store
-        rows = await store.run(lambda db: db.conn.execute(
+        rows = await store.run(lambda db: db.execute(
             "SELECT id, requester, site, target, reason, requested_ts FROM power_shutdowns WHERE state = 'pending'"
             " ORDER BY id").fetchall())
         for row_id, requester, site, target, reason, requested_ts in rows:
-            found = await store.run(lambda db: db.conn.execute(
+            found = await store.run(lambda db: db.execute(
                 "SELECT node_id FROM nodes WHERE site = ? AND (name = ? OR node_id = ?) AND status = 'approved'",
                 (site, target, target)).fetchone())
             if found is None:
@@ -117,9 +117,10 @@ class ShutdownDispatcher:
                 reply = await self.hub.send_command(node_id, "shutdown", {"reason": reason, "by": requester},
                                                     timeout=COMMAND_TIMEOUT_S)
             except (LookupError, asyncio.TimeoutError, ConnectionError) as exc:
+                detail = str(exc)[:200]
                 await store.write(lambda conn: conn.execute(
                     "UPDATE power_shutdowns SET attempts = attempts + 1, detail = ? WHERE id = ?",
-                    (str(exc)[:200], row_id)))
+                    (detail, row_id)))
                 continue
             ok = bool(reply.get("ok"))
             await self._finish(row_id, requester, site, target, "sent" if ok else "failed", node_id,
@@ -170,7 +171,7 @@ def extend(hub: Any) -> None:
     dispatcher = ShutdownDispatcher(hub)
 
     async def page_data(request: web.Request, sess: Any) -> web.Response:
-        return json_response(await hub.store.run(lambda db: power_page(db.conn)))
+        return json_response(await hub.store.run(lambda db: power_page(db)))
 
     hub.install(HubExtension(
         name="power",

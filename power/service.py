@@ -23,15 +23,15 @@ from typing import Any, Callable
 from edge.node import RoleContext
 from edge.outbox import Priority, enqueue
 from power import history, records
-from power.hardware import MainsSensor
+from power.hardware import Generator, MainsSensor, Ups
 from power.policy import (Action, ClearAlarm, Command, ConnectLoad, Counters, DisconnectLoad, Notify, Phase,
                           PolicyEvent, PolicyInputs, PolicyState, RaiseAlarm, SetForcedShutdown, ShutdownHost,
                           ShutdownSelf, StartGenerator, StopGenerator, service_countdown, step)
 from power.records import AlertBook, Batch
-from power.settings import PowerConfig, parse_power_config
+from power.settings import PowerConfig
 from edge.shutdown import ShutdownRunner
 from power.status import CommsState, UpsEvent
-from power.ups import NutSource, Q1Source, make_source, numbers
+from power.ups import numbers
 
 log = logging.getLogger("hromada.power")
 
@@ -44,16 +44,22 @@ REASON_UK = {"mains-loss": "зникла мережа", "low-charge": "низь�
 
 
 class PowerService:
-    """One power room: a UPS, a mains input, a generator, the policy and what it records."""
+    """One power room: a UPS, a mains input, a generator, the policy and what it records.
 
-    def __init__(self, ctx: RoleContext, config: PowerConfig, *, mains: MainsSensor | None = None,
-                 generator: Any = None, clock: Callable[[], float] = time.monotonic,
-                 wall: Callable[[], datetime] = datetime.now) -> None:
+    The devices are opened by the role's composition root (:mod:`power.role`);
+    each may be missing (None), and the service tells them where to report.
+    """
+
+    def __init__(self, ctx: RoleContext, config: PowerConfig, *, ups: Ups | None = None,
+                 mains: MainsSensor | None = None, generator: Generator | None = None,
+                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], datetime] = datetime.now) -> None:
         self.ctx, self.config = ctx, config
         self.settings = config.settings
         self.mains, self.generator = mains, generator
         self._clock, self._wall = clock, wall
-        self.ups: Q1Source | NutSource | None = make_source(config, self._on_ups_events)
+        self.ups = ups
+        if ups is not None:
+            ups.on_events = self._on_ups_events
         self.book = AlertBook()
         self.state: PolicyState | None = None
         self.fsd = False
@@ -73,14 +79,13 @@ class PowerService:
             mains.on_change = self._on_mains
         if generator is not None:
             generator.watch(lambda _running: self._wake.set())
-            if hasattr(generator, "on_events"):
-                generator.on_events = self._on_generator_events
+            generator.on_events = self._on_generator_events
 
     # --- lifecycle -------------------------------------------------------------------
 
     async def start(self) -> None:
         await self.ctx.store.migrate(records.MIGRATIONS)
-        counters, open_alerts = await self.ctx.store.run(lambda db: records.load(db.conn))
+        counters, open_alerts = await self.ctx.store.run(lambda db: records.load(db))
         self.book = AlertBook(open_alerts)
         if counters is None:
             counters = Counters(commissioned_on=self.config.commissioned_on or self._wall().date())
@@ -261,7 +266,7 @@ class PowerService:
                 book.raise_(records.generator_running_alert(
                     ", ".join(REASON_UK.get(r, r) for r in reasons) or "без запиту",
                     ", ".join(reasons) or "not asked for"), batch)
-            state = getattr(gen, "comms_state", None)  # a controller on a bus; wires have no comms
+            state = gen.comms_state  # a controller on a bus; wires have no comms
             if state is not None:
                 book.set(records.generator_comm_alert("critical" if state is CommsState.NOCOMM else "warning"),
                          state in (CommsState.COMMBAD, CommsState.NOCOMM), batch)
@@ -345,18 +350,3 @@ class PowerService:
             "readings": self.readings,
         }
 
-
-async def create(ctx: RoleContext) -> Any:
-    """The `power` role's factory (``edge.roles.ROLE_FACTORIES["power"] = "power.service:create"``)."""
-    from power.api import PowerRole
-    from power.devices import open_devices
-
-    config = parse_power_config(ctx.role_config, ctx.config.path, ctx.config.gpio.pin_factory)
-    devices = open_devices(config, ctx.config.gpio.pin_factory, ctx.config.path)
-    role = PowerRole(PowerService(ctx, config, mains=devices.mains, generator=devices.generator))
-    if ctx.config.gpio.pin_factory == "mock":
-        from power.sim import PowerSim, add_sim_routes
-
-        role.sim = PowerSim(role, devices.fuel_sender)
-        add_sim_routes(ctx.app, role.sim)
-    return role

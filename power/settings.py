@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import date, time
 from typing import Any
 
-from edge.config import ConfigError, build_section, ip_address, one_of, option, port_number, positive, required
+from edge.config import (ConfigError, build_section, ip_address, not_negative, one_of, option, port_number, positive,
+                         required, time_of_day_or_empty)
 from power.policy import (Exercise, PolicyConfig, QuietHours, ServiceInterval, ShutdownPlan, ShutdownStep,
                           Wiring)
 from power.q1 import BatteryCalibration
@@ -37,22 +38,8 @@ def _none_or_positive(value: float) -> str | None:
     return None if value == -1 or value > 0 else "must be greater than 0, or -1 for none"
 
 
-def _not_negative(value: float) -> str | None:
-    return None if value >= 0 else "must be 0 or more"
-
-
 def _percent_or_none(value: float) -> str | None:
     return None if value == -1 or 0 <= value <= 100 else "must be a percentage from 0 to 100, or -1 for none"
-
-
-def _clock(value: str) -> str | None:
-    if value == "":
-        return None
-    try:
-        time.fromisoformat(value)
-    except ValueError:
-        return f"must be a time of day HH:MM (got {value!r}), or empty"
-    return None
 
 
 def _day(value: str) -> str | None:
@@ -70,7 +57,7 @@ def _ratio(value: float) -> str | None:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PowerSection:
+class PowerSettings:
     """`[roles.power]`: UPS, mains and generator watch and control, orderly shutdown."""
 
     tick_s: float = option(1.0, "How often the generator policy runs without any input change, seconds "
@@ -113,13 +100,13 @@ class UpsSection:
     nocomm_after: int = option(150, "Failed polls in a row before NOCOMM is reported (more than commbad_after).",
                                positive)
     battery_cells: int = option(0, "q1: lead-acid cells in series (6 per 12 V block) for the charge and runtime "
-                                   "estimate; 0: no estimate.", _not_negative)
+                                   "estimate; 0: no estimate.", not_negative)
     cell_full_v: float = option(2.25, "q1: resting voltage of a full cell.", positive)
     cell_empty_v: float = option(1.75, "q1: cell voltage at cut-off under load.", positive)
     runtime_full_load_s: float = option(-1.0, "q1: runtime at 100 % load from full, seconds (from a test); "
                                               "-1: no runtime estimate.", _none_or_positive)
     runtime_exponent: float = option(1.0, "q1: Peukert-like exponent of runtime against load.", positive)
-    sag_per_cell_full_load_v: float = option(0.0, "q1: cell voltage drop at 100 % load on battery.", _not_negative)
+    sag_per_cell_full_load_v: float = option(0.0, "q1: cell voltage drop at 100 % load on battery.", not_negative)
     allow_missing: tuple[str, ...] = option((), "q1: reply fields this unit fills with `@` (e.g. "
                                                 "`[\"temperature_c\"]`); others with `@` are faults.")
 
@@ -172,14 +159,14 @@ class GeneratorSection:
 class PolicySection:
     """`[roles.power.policy]`: when the generator starts and stops, and its service interval."""
 
-    mains_confirm_s: float = option(10.0, "Mains must be gone this long before the generator starts.", _not_negative)
-    mains_stable_s: float = option(300.0, "Mains must be back this long before the generator stops.", _not_negative)
+    mains_confirm_s: float = option(10.0, "Mains must be gone this long before the generator starts.", not_negative)
+    mains_stable_s: float = option(300.0, "Mains must be back this long before the generator stops.", not_negative)
     start_timeout_s: float = option(15.0, "A start attempt fails without running feedback after this long.", positive)
     start_attempts: int = option(3, "Start attempts before the GEN_FAIL alarm.", positive)
-    retry_pause_s: float = option(30.0, "Pause between start attempts, seconds.", _not_negative)
-    warmup_s: float = option(60.0, "Running without load before the load is connected, seconds.", _not_negative)
-    cooldown_s: float = option(120.0, "Running without load before the stop, seconds.", _not_negative)
-    min_run_s: float = option(600.0, "Shortest run, seconds (a person's stop overrides it).", _not_negative)
+    retry_pause_s: float = option(30.0, "Pause between start attempts, seconds.", not_negative)
+    warmup_s: float = option(60.0, "Running without load before the load is connected, seconds.", not_negative)
+    cooldown_s: float = option(120.0, "Running without load before the stop, seconds.", not_negative)
+    min_run_s: float = option(600.0, "Shortest run, seconds (a person's stop overrides it).", not_negative)
     stop_timeout_s: float = option(30.0, "A stop that leaves the running input active this long raises "
                                          "GEN_STOP_FAIL, seconds.", positive)
     output_timeout_s: float = option(30.0, "Running without output voltage this long raises GEN_NO_OUTPUT.",
@@ -190,15 +177,15 @@ class PolicySection:
     stop_charge_above: float = option(90.0, "A start for low charge runs until the UPS is charged above this, %.",
                                       _percent_or_none)
     quiet_start: str = option("", "Quiet hours begin (HH:MM local time): no starts for mains loss or exercise. "
-                                  "Empty: none.", _clock)
-    quiet_end: str = option("", "Quiet hours end (HH:MM).", _clock)
+                                  "Empty: none.", time_of_day_or_empty)
+    quiet_end: str = option("", "Quiet hours end (HH:MM).", time_of_day_or_empty)
     quiet_start_charge_below: float = option(-1.0, "During quiet hours, start only below this UPS charge, % "
                                                    "(or on low battery).", _percent_or_none)
-    exercise_days: int = option(0, "Exercise run every this many days; 0: never.", _not_negative)
-    exercise_at: str = option("10:00", "Time of day of the exercise run (HH:MM).", _clock)
+    exercise_days: int = option(0, "Exercise run every this many days; 0: never.", not_negative)
+    exercise_at: str = option("10:00", "Time of day of the exercise run (HH:MM).", time_of_day_or_empty)
     exercise_duration_s: float = option(7200.0, "Length of an exercise run, seconds.", positive)
     exercise_skip_if_ran_s: float = option(7200.0, "Skip the exercise if the set ran this long since the last one.",
-                                           _not_negative)
+                                           not_negative)
     service_hours: float = option(100.0, "Service due after this many run-hours since the last service.", positive)
     service_months: int = option(6, "… or this many months, whichever comes first.", positive)
     commissioned_on: str = option("", "Date the set was commissioned or last serviced before this node knew it "
@@ -213,7 +200,7 @@ class ShutdownSection:
                                         "-1: only on low battery (OB LB), FSD or lost communication.",
                                   _none_or_positive)
     self_after_s: float = option(30.0, "This node shuts down last, this long after the last step, seconds.",
-                                 _not_negative)
+                                 not_negative)
     power_cycle_ups: bool = option(True, "Ask the UPS to cut its output and restore it when mains returns "
                                          "(`shutdown.return`) as this node goes down.")
 
@@ -225,14 +212,14 @@ class ShutdownStepSection:
     target: str = required("Name of the node (as enrolled at the hub, same site) to shut down.",
                            lambda v: None if v else "must not be empty")
     after_s: float = option(0.0, "Wait after the previous step (the first: after the UPS went critical), seconds.",
-                            _not_negative)
+                            not_negative)
 
 
 @dataclass(frozen=True, slots=True)
 class PowerConfig:
     """The validated `[roles.power]` with everything built from it."""
 
-    settings: PowerSection
+    settings: PowerSettings
     ups: UpsSection | None
     mains: MainsSection | None
     generator: GeneratorSection | None
@@ -248,11 +235,11 @@ _TABLES = {"ups": UpsSection, "mains": MainsSection, "generator": GeneratorSecti
 
 def parse_power_config(table: dict[str, Any], path: str, pin_factory_name: str = "mock") -> PowerConfig:
     """Validate `[roles.power]`; raises ConfigError naming the file, the key and the reason."""
-    own = {f.name for f in dataclasses.fields(PowerSection)}
+    own = {f.name for f in dataclasses.fields(PowerSettings)}
     for key in table:
         if key not in own and key not in _TABLES:
             raise ConfigError(path, f"{PREFIX}.{key}", f"unknown key; known keys: {', '.join(sorted(own | set(_TABLES)))}")
-    settings = build_section(PowerSection, {k: v for k, v in table.items() if k in own}, path, PREFIX)
+    settings = build_section(PowerSettings, {k: v for k, v in table.items() if k in own}, path, PREFIX)
     ups = _table(UpsSection, table, "ups", path)
     mains = _table(MainsSection, table, "mains", path)
     gen = _table(GeneratorSection, table, "generator", path)

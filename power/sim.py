@@ -4,6 +4,7 @@
   set behind the relays, and the simulated Q1 UPS (``ups.url = "sim"``),
   coupled as in a real room: the UPS runs on its battery while neither the
   grid nor the loaded generator feeds it.
+* :func:`simulated_ups` — that UPS, started on a pty of its own.
 * :func:`add_sim_routes` — ``POST /sim/mains``, ``POST /sim/ups``,
   ``POST /sim/generator``, ``GET /sim/state``, so tests in other processes can
   play the grid and the faults. Only with ``gpio.pin_factory = "mock"``.
@@ -23,28 +24,38 @@ from aiohttp import web
 from edge.web import error, json_response, parse_json, read_body
 from power.hardware import WiredGenerator
 from power.policy import Command, Phase, PolicyEvent
-from power.sim_generator import SimulatedGenerator, SimulatedMains
-from power.sim_ups import BLACKOUT_SCRIPT, Garble, SimState
+from power.sim_generator import SimulatedFuelSender, SimulatedGenerator, SimulatedMains
+from power.sim_ups import BLACKOUT_SCRIPT, Garble, SimState, SimulatedQ1Ups, SimUpsConfig
 
 if TYPE_CHECKING:
-    from power.api import PowerRole
+    from power.service import PowerService
 
 log = logging.getLogger("hromada.power.sim")
 
 _COUPLE_S = 0.05
 
 
-class PowerSim:
-    """The simulated world around one power role."""
+def simulated_ups() -> SimulatedQ1Ups:
+    """The UPS of ``ups.url = "sim"``, started: two 12 V blocks (the sim's defaults); the demo drains it in a few minutes."""
+    return SimulatedQ1Ups(SimUpsConfig(discharge_s=240.0, recharge_s=600.0)).start()
 
-    def __init__(self, role: PowerRole, fuel_sender: Any = None) -> None:
-        svc = role.service
-        self.role, self.service = role, svc
+
+class PowerSim:
+    """The simulated world around one power role.
+
+    ``wired``: the role's generator when it is wired to the board (its mock
+    pins are driven by a simulated set); ``ups``: the simulated unit when
+    ``ups.url = "sim"``; ``fuel_sender``: the simulated level sender.
+    """
+
+    def __init__(self, service: PowerService, *, wired: WiredGenerator | None = None,
+                 ups: SimulatedQ1Ups | None = None, fuel_sender: SimulatedFuelSender | None = None) -> None:
+        svc = service
+        self.service = svc
         self.mains = SimulatedMains(svc.mains) if svc.mains is not None else None
         self.grid = True
-        self.generator = SimulatedGenerator(svc.generator, fuel=fuel_sender) \
-            if isinstance(svc.generator, WiredGenerator) else None
-        self.ups = svc.ups.sim if svc.ups is not None else None
+        self.generator = SimulatedGenerator(wired, fuel=fuel_sender) if wired is not None else None
+        self.ups = ups
         self.ups_override = False  # a /sim/ups state holds until the grid changes again
         self.scenario: Scenario | None = None
         self._task: asyncio.Task[None] | None = None

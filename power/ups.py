@@ -1,11 +1,12 @@
-"""The UPS a power node watches, whichever way it is reached: one face for the service.
+"""The UPS a power node watches, whichever way it is reached: each a :class:`power.hardware.Ups`.
 
 :class:`Q1Source` drives a Megatec Q1 unit through :class:`power.q1driver.AsyncQ1Driver`
-(with ``url = "sim"`` it first starts :class:`power.sim_ups.SimulatedQ1Ups` on a
-pty of its own, for the demo); :class:`NutSource` reads any ``upsd`` through
-:class:`power.nutclient.NutPoller`. Both give the policy a
-:class:`power.status.UpsState`, the NUT server a :class:`power.nutproto.UpsView`,
-and the service the events of each poll.
+(with ``url = "sim"``, the role's composition root hands it the
+:class:`power.sim_ups.SimulatedQ1Ups` it started on a pty, for the demo);
+:class:`NutSource` reads any ``upsd`` through :class:`power.nutclient.NutPoller`.
+Both give the policy a :class:`power.status.UpsState`, the NUT server a
+:class:`power.nutproto.UpsView`, and the service (``on_events``) the events
+of each poll.
 """
 
 from __future__ import annotations
@@ -13,18 +14,17 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
+from power.hardware import OnEvents, Ups
 from power.nutclient import NutPoller, NutPollerConfig
 from power.nutproto import UpsView
 from power.q1driver import AsyncQ1Driver, Q1Driver, Q1DriverConfig
-from power.settings import SIM, PowerConfig, UpsSection
-from power.sim_ups import SimulatedQ1Ups, SimUpsConfig
+from power.settings import PowerConfig, UpsSection
+from power.sim_ups import SimulatedQ1Ups
 from power.status import CommsHealth, UpsEvent, UpsState
 
 log = logging.getLogger("hromada.power.ups")
-
-OnEvents = Callable[[tuple[UpsEvent, ...]], None]
 
 
 class TimedQ1Driver(AsyncQ1Driver):
@@ -41,22 +41,23 @@ class TimedQ1Driver(AsyncQ1Driver):
 
 
 class Q1Source:
-    """A Q1 unit on a serial line (or the simulated one, started here)."""
+    """A Q1 unit on a serial line, or ``sim``: the simulated unit on its pty, stopped with this source."""
 
     kind = "q1"
 
-    def __init__(self, section: UpsSection, config: PowerConfig, on_events: OnEvents) -> None:
+    def __init__(self, section: UpsSection, config: PowerConfig, sim: SimulatedQ1Ups | None = None) -> None:
         self.name, self.description = section.name, section.description or "Megatec Q1"
-        self.sim: SimulatedQ1Ups | None = None
-        url = section.url
-        if url == SIM:
-            # Two 12 V blocks, as the sim's defaults; the demo drains it in a few minutes.
-            self.sim = SimulatedQ1Ups(SimUpsConfig(discharge_s=240.0, recharge_s=600.0)).start()
-            url = self.sim.port
+        self.on_events: OnEvents | None = None
+        self.sim = sim
+        url = section.url if sim is None else sim.port
         self.config = Q1DriverConfig(
             url=url, poll_interval_s=section.poll_interval_s, max_age_s=section.stale_after_s,
             calibration=config.calibration, allow_missing=frozenset(section.allow_missing), comms=config.comms)
-        self.driver = TimedQ1Driver(Q1Driver(self.config), on_events)
+        self.driver = TimedQ1Driver(Q1Driver(self.config), self._events)
+
+    def _events(self, events: tuple[UpsEvent, ...]) -> None:
+        if self.on_events is not None:
+            self.on_events(events)
 
     @property
     def health(self) -> CommsHealth:
@@ -94,14 +95,18 @@ class NutSource:
 
     kind = "nut"
 
-    def __init__(self, section: UpsSection, config: PowerConfig, on_events: OnEvents) -> None:
+    def __init__(self, section: UpsSection, config: PowerConfig) -> None:
         self.name, self.description = section.name, section.description or f"{section.ups}@{section.host}"
-        self.sim = None
+        self.on_events: OnEvents | None = None
         self.poller = NutPoller(NutPollerConfig(
             ups=section.ups, host=section.host, port=section.port, interval_s=section.poll_interval_s,
             stale_after_s=section.stale_after_s, username=section.username or None,
-            password=section.password or None, comms=config.comms), on_events=on_events)
+            password=section.password or None, comms=config.comms), on_events=self._events)
         self.last_poll_s: float | None = None
+
+    def _events(self, events: tuple[UpsEvent, ...]) -> None:
+        if self.on_events is not None:
+            self.on_events(events)
 
     @property
     def health(self) -> CommsHealth:
@@ -131,11 +136,12 @@ def _with_fsd(view: UpsView, fsd: bool) -> UpsView:
     return replace(view, fsd=True) if fsd else view
 
 
-def make_source(config: PowerConfig, on_events: OnEvents) -> Q1Source | NutSource | None:
+def make_source(config: PowerConfig, sim: SimulatedQ1Ups | None = None) -> Ups | None:
+    """The configured UPS (``sim``: the simulated unit for ``url = "sim"``), or None without a ``[roles.power.ups]``."""
     section = config.ups
     if section is None:
         return None
-    return Q1Source(section, config, on_events) if section.driver == "q1" else NutSource(section, config, on_events)
+    return Q1Source(section, config, sim) if section.driver == "q1" else NutSource(section, config)
 
 
 def numbers(variables: Mapping[str, str] | None) -> dict[str, Any]:

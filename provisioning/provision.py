@@ -19,7 +19,7 @@ import subprocess
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from edge.config import ConfigError, parse_node_config
 from edge.roles import NODE_ROLES

@@ -132,7 +132,7 @@ def make_code(hub_state: Path, site: str = "rada", role: str = "*", pre_approved
     migrate(db, MIGRATIONS)
     with transaction(db) as conn:
         code, _ = registry.make_token(conn, fp, site, role, ttl, pre_approved=pre_approved)
-    db.conn.close()
+    db.close()
     return str(code)
 
 

@@ -40,7 +40,7 @@ def add_account(hub_state: Any, username: str, role: str) -> Account:
         with transaction(db) as conn:
             password, secret = auth.add_user(conn, username, auth.Role(role))
     finally:
-        db.conn.close()
+        db.close()
     return Account(username, role, password, secret)
 
 

@@ -23,14 +23,15 @@ import pygame  # noqa: E402
 import pytest  # noqa: E402
 
 from edge.config import ConfigError  # noqa: E402
-from kiosk.calling.service import CallingSettings, board_problem, load_settings  # noqa: E402
+from kiosk.calling.service import board_problem  # noqa: E402
+from kiosk.calling.settings import CallingSettings, load_settings  # noqa: E402
 from kiosk.calling.screen import (  # noqa: E402
     HERO_BG, LINK_LOST, LINK_LOST_TEXT, PAUSED, PRIORITY, TIER_EN, TIER_HERO, TIER_LABEL, TIER_ROW, render_frame,
 )
 from kiosk.speech import call_tokens  # noqa: E402
 from kiosk.voice import ClipLibrary  # noqa: E402
 from tests.conftest import HubFixture, wait_until  # noqa: E402
-from tests.test_queue_service import Cnap, queue_roles, queue_settings  # noqa: E402,F401 (fixture)
+from tests.test_queue_service import Cnap, queue_settings  # noqa: E402
 from tests.test_queue_voice import clips, read_wav  # noqa: E402,F401 (fixture)
 
 SIZES = [(1920, 1080), (1280, 720)]
@@ -164,7 +165,7 @@ def test_settings_are_checked_and_documented() -> None:
 
 
 async def test_a_call_at_a_window_appears_large_is_spoken_and_a_lost_queue_is_said_on_screen(
-        hub: HubFixture, node_factory, tmp_path: Path, queue_roles, clips: ClipLibrary) -> None:
+        hub: HubFixture, node_factory, tmp_path: Path, clips: ClipLibrary) -> None:
     queue = await node_factory("cnap-queue", hub.url, hub.code(role="queue", site="cnap"), roles=["queue"],
                                site="cnap", extra=queue_settings(tmp_path))
     pngs, wavs = tmp_path / "png", tmp_path / "wav"
@@ -200,3 +201,23 @@ async def test_a_call_at_a_window_appears_large_is_spoken_and_a_lost_queue_is_sa
     await wait_until(lambda: shown().state == "disconnected", timeout=15, what="screen notices the queue is gone")
     assert shown().find(LINK_LOST_TEXT) and not shown().find("П001")
     assert display.health()["voice"] == "ready"
+
+
+def test_the_calling_screen_shows_the_time_of_the_configured_zone_not_the_boards(monkeypatch) -> None:
+    # A board imaged in UTC, in a Kyiv ЦНАП: the clock on the calling screen must read Kyiv time.
+    import time as _time
+    from datetime import datetime, timezone
+
+    from edge.clock import Clock
+    from kiosk.calling.service import CallingScreen, ScreenUpdate
+
+    monkeypatch.setenv("TZ", "UTC")
+    _time.tzset()
+    try:
+        at = datetime(2026, 12, 4, 7, 30, tzinfo=timezone.utc).timestamp()
+        screen = CallingScreen((640, 360), False, None, Clock("Europe/Kyiv", source=lambda: at))
+        frame = screen.render(ScreenUpdate(None, False), (640, 360))
+        assert [t.text for t in frame.layout.by_role("clock")] == ["09:30"]
+    finally:
+        monkeypatch.undo()
+        _time.tzset()

@@ -32,7 +32,7 @@ import pytest
 
 from cameras import ipc
 from cameras.annexb import nal_units, split_access_units
-from cameras.settings import CameraRoleSection
+from cameras.settings import CameraSettings
 from cameras.simproc import MjpegSim, RtspSim, rtsp_available
 from cameras.tokens import mint_viewer_token
 from edge.identity import Identity
@@ -99,14 +99,6 @@ async def start_relay(hub: HubFixture, node_factory: Any, cameras: list[tuple[st
                               extra=relay_settings(cameras, **role))
     await wait_until(lambda: node.hub.hub_key, timeout=20, what="the node enrolled with the hub key pinned")
     return Relay(hub, node)
-
-
-@pytest.fixture(autouse=True)
-def camera_role_registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The role's entry in edge.roles (kept here until the registry lists it; harmless after)."""
-    from edge import roles
-
-    monkeypatch.setitem(roles.ROLE_FACTORIES, "camera", "cameras.relay:create")
 
 
 @pytest.fixture
@@ -199,6 +191,16 @@ async def test_a_killed_or_hung_camera_is_offline_shown_as_such_and_taken_back(h
     assert await relay.metric("hromada_camera_worker_restarts_total", "cam1") >= 1
 
 
+async def test_in_the_demo_scenario_a_sim_camera_is_served_from_a_simulator_the_relay_started(
+        hub, node_factory) -> None:
+    relay = await start_relay(hub, node_factory, [("cam1", "sim:mjpeg")], scenario="demo")
+    monitor = relay.camera("cam1")
+    await wait_until(lambda: monitor.picture_is_current(time.monotonic()), timeout=30, what="the simulator's picture")
+    status, headers, _ = await relay.get("/cameras/cam1/snapshot.jpg")
+    assert status == 200 and headers["X-Camera-Live"] == "1"
+    assert relay.role.scenario is not None and len(relay.role.scenario.sims) == 1
+
+
 async def test_a_camera_that_never_came_up_keeps_being_retried(hub, node_factory, sims) -> None:
     cam = sims()  # not started: nothing listens on its port
     relay = await start_relay(hub, node_factory, [("late", cam.url)])
@@ -258,14 +260,14 @@ async def test_a_slow_viewer_never_slows_other_viewers_or_the_health_checks(hub,
     monitor = relay.camera("cam1")
     await wait_until(lambda: monitor.is_up(time.monotonic()), timeout=20, what="the camera up")
     stream = f"{relay.url}/cameras/cam1/stream?token={relay.token}"
-    slow = SlowViewer(stream)
     seconds = 4.0
+    alone = await count_parts(stream, seconds)  # the baseline: what a viewer gets on this machine now
+    slow = SlowViewer(stream)
     fast = await asyncio.gather(slow.run(seconds + 1), count_parts(stream, seconds), count_parts(stream, seconds))
-    assert min(fast[1:]) >= 0.6 * cam.fps * seconds, fast  # the fast viewers kept the camera's rate
+    assert alone > 0 and min(fast[1:]) >= 0.7 * alone, (alone, fast)  # the fast viewers kept the pace
     assert slow.received < 0.5 * sum(fast[1:]) / 2 * 100_000
     assert await relay.metric("hromada_camera_viewer_drops_total", "cam1") > 0
-    fps = await relay.metric("hromada_camera_fps", "cam1")
-    assert fps >= 0.7 * cam.fps and monitor.health.verdict == "ok"
+    assert monitor.health.verdict == "ok"  # its own frame-rate judgement included: no low_fps
 
 
 @pytest.mark.skipif(rtsp_available() is not None, reason=f"RTSP simulator unavailable: {rtsp_available()}")
@@ -298,7 +300,7 @@ async def test_an_rtsp_cameras_h264_is_reserved_packet_for_packet_without_reenco
 
 def start_worker(url: str, **spec: Any) -> subprocess.Popen[bytes]:
     """A camera worker process as the relay starts one, relaying, with `spec` over the relay's defaults."""
-    d = CameraRoleSection()
+    d = CameraSettings()
     full = {"camera_id": "w", "url": url, "attempt": 0, "health": True, "relay": True, "preview": False,
             "health_interval_s": d.health_interval_s, "preview_fps": d.preview_fps, "open_timeout_s": 5.0,
             "read_timeout_s": 5.0, "reconnect_max_s": 5.0, "read_batch_s": d.read_batch_s, **spec}
@@ -431,7 +433,7 @@ async def test_a_technician_accepts_a_deliberately_moved_view_from_the_dashboard
         await wait_until(lambda: relay.hub.query(
             "SELECT 1 FROM events WHERE kind = 'camera.rebaselined' AND payload LIKE '%tech-olena%'"),
             timeout=10, what="who accepted the view, recorded at the hub")
-        saved = await relay.node.store.run(lambda db: db.conn.execute(
+        saved = await relay.node.store.run(lambda db: db.execute(
             "SELECT signature FROM camera_baselines WHERE camera_id = 'cam1'").fetchall())
         # A restart keeps the new view: the stored scene is the one learned now (it adapts slowly), not the old.
         stored = np.frombuffer(saved[0][0], np.float32) if saved else None

@@ -21,7 +21,7 @@ from edge.config import ConfigError, parse_node_config
 from edge.discovery import NODE_SERVICE, Discovery, txt_properties
 from edge.hubclient import HubClient
 from edge.identity import Identity
-from edge.metrics import Registry
+from edge.metrics import Metrics
 from edge.node import NODE_MIGRATIONS, RoleContext
 from edge.outbox import Outbox
 from edge.peers import NonceCache, PeerConnection, accept_peer
@@ -150,7 +150,7 @@ async def console(tmp_path: Path, hall: HallDouble) -> AsyncIterator[Console]:
         app = web.Application()
         app[MAX_BODY] = 1024 * 1024
         ctx = RoleContext(config, config.roles["console"], identity, store, Outbox(store), hub,
-                          Registry(), app, discovery)
+                          Metrics(), app, discovery)
         role = await create(ctx)
         started.append((role, store))
         await role.start()

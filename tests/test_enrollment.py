@@ -152,7 +152,7 @@ async def test_hub_commands_reach_the_node_signed_and_roster_lists_site_peers(hu
     assert {p["node_id"] for p in a.hub.roster} == {a.identity.id, b.identity.id}
     assert all(p["public_key"] for p in a.hub.roster)
     # The roster is cached for hub outages.
-    cached = await a.store.run(lambda db: db.conn.execute("SELECT value FROM node_state WHERE key='roster'").fetchone())
+    cached = await a.store.run(lambda db: db.execute("SELECT value FROM node_state WHERE key='roster'").fetchone())
     assert len(json.loads(cached[0])) == 2
 
 

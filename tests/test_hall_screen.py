@@ -27,11 +27,15 @@ from edge.config import ConfigError  # noqa: E402
 from edge.identity import Identity  # noqa: E402
 from edge.peers import NonceCache, PeerConnection, accept_peer  # noqa: E402
 from tests.conftest import wait_until  # noqa: E402
-from voting.display.service import HallDisplay, HallDisplaySection, hall_now, load_settings, snapshot_problem  # noqa: E402
+from voting.display.service import HallDisplay, hall_now, snapshot_problem  # noqa: E402
+from voting.display.settings import HallDisplaySettings, load_settings  # noqa: E402
 from voting.protocol import SCREEN_PATH  # noqa: E402
-from voting.display.screen import LINK_LOST_TEXT, plural, render_frame, save_png  # noqa: E402
+from voting.display.screen import LINK_LOST_TEXT, render_frame, save_png  # noqa: E402
+from edge.uk import plural  # noqa: E402
+from edge.draw import FACES  # noqa: E402
+from edge.fonts import FONT_DIR  # noqa: E402
 from voting.display.layout import (  # noqa: E402
-    FACES, FONT_DIR, RESULT_STYLES, TIER_A, TIER_B, TIER_C, TIER_EN, short_name,
+    RESULT_STYLES, TIER_A, TIER_B, TIER_C, TIER_EN, short_name,
 )
 
 SIZES = [(1920, 1080), (1280, 720)]
@@ -292,7 +296,7 @@ async def test_display_shows_snapshots_drops_them_on_disconnect_and_reconnects(t
         return base
 
     png_dir = tmp_path / "png"
-    settings = HallDisplaySection(hall_url=base, width=1280, height=720, fullscreen=False, png_dir=str(png_dir))
+    settings = HallDisplaySettings(hall_url=base, width=1280, height=720, fullscreen=False, png_dir=str(png_dir))
     display = HallDisplay(screen_id, settings, url_of,
                           lambda nid: hall_id.public_key_b64 if nid == hall_id.id else None)
 
@@ -331,13 +335,14 @@ async def test_display_shows_snapshots_drops_them_on_disconnect_and_reconnects(t
 async def test_role_factory_needs_a_hall_address_without_mdns(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
-    from edge.metrics import Registry
-    from voting.display.service import create
+    from edge.metrics import Metrics
+    from edge.clock import Clock
+    from voting.display.role import create
 
     def ctx(table: dict[str, Any]) -> Any:
         return SimpleNamespace(role_config=table, config=SimpleNamespace(path="node.toml"), discovery=None,
-                               identity=Identity.load_or_create(tmp_path), metrics=Registry(),
-                               hub=SimpleNamespace(roster=[], clock_offset_s=None))
+                               identity=Identity.load_or_create(tmp_path), metrics=Metrics(),
+                               hub=SimpleNamespace(roster=[], clock_offset_s=None), clock=Clock())
 
     with pytest.raises(ConfigError, match=r"roles\.hall-display\.hall_url: is required when \[discovery\] is disabled"):
         await create(ctx({}))
@@ -360,3 +365,22 @@ def test_a_burst_of_ballots_is_drawn_once_but_no_result_is_skipped() -> None:
     assert taken[0].snapshot == ballots[-1], "the newest count of the burst"
     worker.close()
     assert worker._take(timeout=0) is None
+
+
+def test_the_hall_screen_shows_the_time_of_the_configured_zone_not_the_boards(monkeypatch) -> None:
+    import time as _time
+    from datetime import datetime, timezone
+
+    from edge.clock import Clock
+    from voting.display.service import ScreenUpdate, ScreenWorker
+
+    monkeypatch.setenv("TZ", "UTC")
+    _time.tzset()
+    try:
+        at = datetime(2026, 12, 4, 7, 30, 5, tzinfo=timezone.utc).timestamp()
+        worker = ScreenWorker((640, 360), False, None, Clock("Europe/Kyiv", source=lambda: at))
+        frame = worker.render(ScreenUpdate(None, False, _time.monotonic()), (640, 360))
+        assert [t.text for t in frame.layout.by_role("clock")] == ["09:30:05"]
+    finally:
+        monkeypatch.undo()
+        _time.tzset()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from pathlib import Path
 
+from edge.hub import alerts
 from tests.conftest import HubFixture, healthy, node_toml, wait_until
 
 
@@ -37,9 +39,28 @@ async def test_killed_node_goes_offline_with_an_alert_that_clears_on_return(tmp_
         await h.stop()
 
 
-async def test_a_node_never_heard_from_raises_no_alert(hub: HubFixture, node_factory) -> None:
-    import asyncio
+async def test_only_a_node_that_was_online_and_fell_silent_raises_an_offline_alert(tmp_path: Path,
+                                                                                   node_factory) -> None:
+    h = HubFixture(tmp_path, heartbeat_interval_s=0.3, offline_after_missed=3)
+    await h.start()
+    try:
+        assert h.hub is not None and h.hub.store is not None
+        # Approved at set-up and switched off before its first heartbeat: never heard from.
+        h.query("INSERT INTO nodes (node_id, public_key, name, site, roles, status, enrolled_at)"
+                " VALUES ('n-never', 'key', 'never-1', 'rada', '[\"power\"]', 'approved', '2025-03-05T08:00:00Z')")
+        node = await node_factory("power-1", h.url, h.code(role="power"), roles=["power"])
+        await wait_until(lambda: h.query("SELECT online FROM nodes WHERE name = 'power-1'") == [(1,)], what="online")
+        await node.stop()
+        offline = "SELECT n.name FROM alerts a JOIN nodes n USING (node_id) WHERE a.cleared_at IS NULL"
+        await wait_until(lambda: h.query(offline) == [("power-1",)], timeout=10, what="power-1's offline alert")
 
-    await asyncio.sleep(2.0)  # several heartbeat intervals of the fixture hub
-    assert hub.query("SELECT count(*) FROM alerts") == [(0,)]
-    assert await healthy(hub.url)
+        # A technician resolves it while the node stays silent; later sweeps must not raise it again.
+        [(alert_id,)] = h.query("SELECT id FROM alerts")
+        assert await h.hub.store.write(lambda conn: alerts.resolve(conn, alert_id, "technician"))
+        await asyncio.sleep(1.0)  # six sweeps of this hub (every 0.15 s)
+        assert h.query(offline) == []
+        assert h.query("SELECT count(*) FROM alerts") == [(1,)]
+        assert h.query("SELECT name, online FROM nodes ORDER BY name") == [("never-1", 0), ("power-1", 0)]
+        assert await healthy(h.url)
+    finally:
+        await h.stop()

@@ -19,7 +19,6 @@ import pytest
 os.environ["SDL_VIDEODRIVER"] = "dummy"
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
-from edge import roles  # noqa: E402
 from kiosk.terminal.model import Screen  # noqa: E402
 from kiosk.terminal.escpos import ticket_bitmap  # noqa: E402
 from kiosk.terminal.service import Kiosk, ticket_slip  # noqa: E402
@@ -27,7 +26,7 @@ from kiosk.terminal.sim import TouchInjector, take_ticket, wait_screen  # noqa: 
 from kiosk.terminal.hardware import PrinterState  # noqa: E402
 from kiosk.terminal.sim_printer import SimState  # noqa: E402
 from tests.conftest import HubFixture, free_port, wait_until  # noqa: E402
-from tests.test_queue_service import Cnap, cnap, queue_roles  # noqa: E402,F401 (fixtures)
+from tests.test_queue_service import Cnap, cnap  # noqa: E402,F401 (fixture)
 
 UKRAINIAN = "іїєґ"
 
@@ -45,11 +44,6 @@ def kiosk_settings(tmp: Path, queue_url: str, **extra: Any) -> str:
     return "[roles.kiosk]\n" + "\n".join(f"{k} = {toml(v)}" for k, v in values.items()) + "\n"
 
 
-@pytest.fixture
-def kiosk_role(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(roles.ROLE_FACTORIES, "kiosk", "kiosk.terminal.service:create")
-
-
 async def start_kiosk(hub: HubFixture, node_factory, tmp: Path, queue_url: str, name: str = "cnap-kiosk",
                       **extra: Any) -> tuple[Kiosk, TouchInjector]:
     node = await node_factory(name, hub.url, hub.code(role="kiosk", site="cnap"), roles=["kiosk"], site="cnap",
@@ -60,7 +54,7 @@ async def start_kiosk(hub: HubFixture, node_factory, tmp: Path, queue_url: str, 
 
 
 @pytest.fixture
-async def connected(hub: HubFixture, cnap: Cnap, node_factory, tmp_path: Path, kiosk_role, request):
+async def connected(hub: HubFixture, cnap: Cnap, node_factory, tmp_path: Path, request):
     extra = getattr(request, "param", {})
     kiosk, touch = await start_kiosk(hub, node_factory, tmp_path, cnap.url, **extra)
     await wait_until(lambda: kiosk.flow.connected and kiosk.flow.menu, timeout=15, what="kiosk has the menu")
@@ -158,7 +152,7 @@ async def test_when_the_printer_cannot_print_the_number_is_shown_large_and_techn
 
 
 async def test_a_kiosk_without_its_queue_says_so_issues_nothing_and_alerts_the_hub(
-        hub: HubFixture, node_factory, tmp_path: Path, kiosk_role, queue_roles) -> None:
+        hub: HubFixture, node_factory, tmp_path: Path) -> None:
     kiosk, _ = await start_kiosk(hub, node_factory, tmp_path, f"http://127.0.0.1:{free_port()}")
     await wait_screen(kiosk, Screen.OFFLINE)
     layout = kiosk.screen.last_layout
@@ -266,7 +260,7 @@ async def test_an_idle_kiosk_warns_before_leaving_and_a_touch_gives_more_time(co
 
 
 async def test_a_long_press_anywhere_starts_speech_mode_which_reads_the_screen_in_ukrainian(
-        hub: HubFixture, cnap: Cnap, node_factory, tmp_path: Path, kiosk_role) -> None:
+        hub: HubFixture, cnap: Cnap, node_factory, tmp_path: Path) -> None:
     from kiosk.voice import espeak_available
 
     if not espeak_available():
@@ -326,7 +320,7 @@ async def test_the_demo_visitor_takes_tickets_through_the_touch_screen(connected
 
 @pytest.mark.slow
 async def test_a_kiosk_without_a_queue_url_finds_the_queue_by_mdns_in_its_roster(
-        hub: HubFixture, node_factory, tmp_path: Path, kiosk_role, queue_roles) -> None:
+        hub: HubFixture, node_factory, tmp_path: Path) -> None:
     from tests.test_queue_service import queue_settings
 
     queue = await node_factory("cnap-queue", hub.url, hub.code(role="queue", site="cnap"), roles=["queue"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ["SDL_VIDEODRIVER"] = "dummy"
@@ -14,7 +15,7 @@ import pygame  # noqa: E402
 from kiosk.terminal.model import DEBOUNCE_S, KioskFlow, PrintStatus, Screen  # noqa: E402
 from kiosk.terminal.style import GAP_MM, TARGET_MM, TEXT_PAIRS, contrast  # noqa: E402
 from kiosk.terminal.screens import Panel, render_screen, speech_lines  # noqa: E402
-from voting.display.screen import save_png  # noqa: E402
+from edge.screen import save_png  # noqa: E402
 
 MENU = {"type": "menu", "cnap": "ЦНАП", "community": "Громада", "areas": [{"title": "Документи", "groups": [
     {"id": "passport", "title": "Паспорт громадянина України", "prefix": "А", "services": [
@@ -60,6 +61,47 @@ def test_every_text_colour_on_every_background_has_a_contrast_of_at_least_7_to_1
     worst = min(contrast(ink, bg) for ink, bg in TEXT_PAIRS)
     assert worst >= 7.0, worst
     assert contrast((0, 0, 0), (255, 255, 255)) == pytest.approx(21.0)
+
+
+def drawn_contrast(surface: pygame.Surface, rect: pygame.Rect) -> tuple[float, tuple, tuple]:
+    """WCAG contrast of one drawn text: its background is the commonest colour in its box, its ink
+    the colour there that stands out most from that background (antialiased edges only blend the two)."""
+    r = rect.clip(surface.get_rect())
+    box = pygame.surfarray.pixels3d(surface)[r.left:r.right, r.top:r.bottom].reshape(-1, 3).astype(np.int32)
+    codes, counts = np.unique(box[:, 0] << 16 | box[:, 1] << 8 | box[:, 2], return_counts=True)
+    rgb = lambda code: (int(code) >> 16, int(code) >> 8 & 255, int(code) & 255)  # noqa: E731
+    bg = rgb(codes[counts.argmax()])
+    ratio, ink = max((contrast(rgb(code), bg), rgb(code)) for code in codes)
+    return ratio, ink, bg
+
+
+def frames_with_every_fill():
+    """Every screen, plus the states that paint other fills: a failed print, the priority lane, rating."""
+    yield from every_frame()
+    for panel_name, panel in PANELS.items():
+        failed = flow_on(Screen.TICKET)
+        failed.print_status, failed.print_note = PrintStatus.FAILED, ("Немає паперу", "Out of paper")
+        priority = flow_on(Screen.GROUPS)
+        priority.lane = "priority"
+        rating = flow_on(Screen.SERVICES)
+        rating.purpose = "rate"
+        for flow in (failed, priority, rating):
+            yield panel_name, panel, flow, render_screen(flow, panel, 0.0)
+
+
+def test_every_text_as_drawn_on_every_screen_has_a_contrast_of_at_least_7_to_1() -> None:
+    measured = 0
+    for panel_name, panel, flow, frame in frames_with_every_fill():
+        texts = frame.layout.layout.texts
+        if frame.layout.warning:  # what lies under the idle warning is measured on the frame without it
+            texts = texts[next(i for i, t in enumerate(texts) if t.role == "warning"):]
+        for t in texts:
+            if not t.text.strip():
+                continue
+            ratio, ink, bg = drawn_contrast(frame.surface, t.rect)
+            assert ratio >= 7.0, (panel_name, flow.screen.value, flow.lang, t.role, t.text, ink, bg, round(ratio, 2))
+            measured += 1
+    assert measured > 500
 
 
 def test_every_button_on_every_screen_and_panel_is_at_least_20_mm_square_and_labelled_in_words() -> None:

@@ -120,7 +120,7 @@ async def test_full_outbox_drops_oldest_telemetry_and_never_votes_or_alarms(stor
 
     with pytest.raises(RetryLater):
         await ob.deliver_once(hub_away)
-    left = await store.run(lambda db: [r[0] for r in db.conn.execute(
+    left = await store.run(lambda db: [r[0] for r in db.execute(
         "SELECT msg_id FROM outbox WHERE sent_at IS NULL ORDER BY msg_id")])
     assert set(critical) <= set(left) and set(events) <= set(left)
     assert left == sorted(critical + events + telemetry[-2:])

@@ -22,11 +22,8 @@ import pytest
 
 from tests.conftest import ROOT, HubFixture, Proc, healthy, http_json, wait_until
 
-# Until edge/roles.py names the power role and its hub extension, the processes
-# are started through this shim; once it does, setdefault and the tuple change nothing.
-SHIM = ("import sys, edge.roles as r; r.ROLE_FACTORIES.setdefault('power', 'power.service:create'); "
-        "r.HUB_EXTENSIONS = tuple(dict.fromkeys(r.HUB_EXTENSIONS + ('power.hubside:extend',))); "
-        "from edge.cli import main; sys.exit(main(sys.argv[1:]))")
+# The `hromada` command as installed: edge.roles names the power role and its hub extension.
+SHIM = "import sys; from edge.cli import main; sys.exit(main(sys.argv[1:]))"
 
 NODE = """[roles.power]
 tick_s = 0.1

@@ -16,11 +16,8 @@ from typing import Any
 
 import pytest
 
-from edge import roles
-from edge.config import load_hub_config, load_node_config
-from edge.hub.app import Hub
+from edge.config import load_node_config
 from edge.node import Node
-from power.hubside import extend
 from power.nutclient import NutClient
 from power.nutproto import NutRemoteError
 from tests.conftest import HubFixture, free_port, http_json, node_toml, wait_until
@@ -57,18 +54,11 @@ def power_toml(*, nut_port: int = 0, ups: str = 'driver = "q1"\nurl = "sim"', ex
 
 
 class PowerHub(HubFixture):
-    """A hub with the power extension (orderly shutdowns), as HUB_EXTENSIONS will give it."""
-
-    async def start(self) -> Hub:
-        self.hub = Hub(load_hub_config(self.config_path))
-        extend(self.hub)
-        await self.hub.start()
-        return self.hub
+    """A hub; its power extension (orderly shutdowns) comes from edge.roles.HUB_EXTENSIONS, as on the server."""
 
 
 @pytest.fixture
-async def power_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setitem(roles.ROLE_FACTORIES, "power", "power.service:create")
+async def power_hub(tmp_path: Path) -> Any:
     h = PowerHub(tmp_path)
     await h.start()
     yield h

@@ -19,7 +19,7 @@ from kiosk.terminal.escpos import (
     CLONE_58_CP1251, EPSON_80_CP1125, EPSON_80_CP1251, RASTER_58, RASTER_80, PrinterProfile,
     TicketSlip)
 from kiosk.terminal.hardware import (
-    STATUS_QUERIES, PrinterState, PrintOutcome, TicketPrinter, decode_status, is_status_byte)
+    STATUS_QUERIES, PrinterState, PrintOutcome, EscPosPrinter, decode_status, is_status_byte)
 from kiosk.terminal.sim_printer import STATUS_REPLIES, SimState, SimulatedPrinter
 
 SLIP = TicketSlip(
@@ -43,8 +43,8 @@ def sim(request: pytest.FixtureRequest) -> Iterator[SimulatedPrinter]:
 
 
 @pytest.fixture
-def printer(sim: SimulatedPrinter) -> Iterator[TicketPrinter]:
-    device = TicketPrinter(sim.path, sim.profile, baudrate=115200,
+def printer(sim: SimulatedPrinter) -> Iterator[EscPosPrinter]:
+    device = EscPosPrinter(sim.path, sim.profile, baudrate=115200,
                            status_timeout=STATUS_TIMEOUT, write_timeout=WRITE_TIMEOUT)
     yield device
     device.close()
@@ -52,7 +52,7 @@ def printer(sim: SimulatedPrinter) -> Iterator[TicketPrinter]:
 
 @pytest.mark.parametrize("sim", [EPSON_80_CP1251, EPSON_80_CP1125, CLONE_58_CP1251],
                          indirect=True, ids=lambda p: p.name)
-def test_printed_ticket_reads_back_in_ukrainian(sim: SimulatedPrinter, printer: TicketPrinter) -> None:
+def test_printed_ticket_reads_back_in_ukrainian(sim: SimulatedPrinter, printer: EscPosPrinter) -> None:
     result = printer.print_ticket(SLIP)
     assert result.outcome is PrintOutcome.PRINTED and result.state is PrinterState.OK
     [receipt] = sim.wait_for_receipts(1)
@@ -66,7 +66,7 @@ def test_printed_ticket_reads_back_in_ukrainian(sim: SimulatedPrinter, printer: 
 
 @pytest.mark.parametrize("sim", [RASTER_58, RASTER_80], indirect=True, ids=lambda p: p.name)
 def test_raster_ticket_arrives_as_one_image_of_paper_width(
-        sim: SimulatedPrinter, printer: TicketPrinter, tmp_path: Path) -> None:
+        sim: SimulatedPrinter, printer: EscPosPrinter, tmp_path: Path) -> None:
     assert printer.print_ticket(SLIP).printed
     [receipt] = sim.wait_for_receipts(1)
     [image] = receipt.images
@@ -79,7 +79,7 @@ def test_raster_ticket_arrives_as_one_image_of_paper_width(
 
 
 def test_paper_near_end_still_prints_and_asks_for_a_technician(
-        sim: SimulatedPrinter, printer: TicketPrinter) -> None:
+        sim: SimulatedPrinter, printer: EscPosPrinter) -> None:
     sim.state = SimState.PAPER_NEAR_END
     result = printer.print_ticket(SLIP)
     assert result.printed and result.state is PrinterState.PAPER_NEAR_END
@@ -92,7 +92,7 @@ def test_paper_near_end_still_prints_and_asks_for_a_technician(
     (SimState.OFFLINE, PrinterState.OFFLINE), (SimState.ERROR, PrinterState.ERROR),
     (SimState.NO_ANSWER, PrinterState.NO_ANSWER)])
 def test_bad_status_refuses_the_job_and_sends_nothing(
-        sim: SimulatedPrinter, printer: TicketPrinter, state: SimState, expected: PrinterState) -> None:
+        sim: SimulatedPrinter, printer: EscPosPrinter, state: SimState, expected: PrinterState) -> None:
     sim.state = state
     result = printer.print_ticket(SLIP)
     assert result.outcome is PrintOutcome.REFUSED and result.state is expected
@@ -102,7 +102,7 @@ def test_bad_status_refuses_the_job_and_sends_nothing(
     assert sim.bytes_received <= 3 * len(STATUS_QUERIES)  # only the questions
 
 
-def test_the_printer_recovers_when_paper_is_loaded(sim: SimulatedPrinter, printer: TicketPrinter) -> None:
+def test_the_printer_recovers_when_paper_is_loaded(sim: SimulatedPrinter, printer: EscPosPrinter) -> None:
     sim.state = SimState.PAPER_OUT
     assert printer.print_ticket(SLIP).outcome is PrintOutcome.REFUSED
     sim.state = SimState.OK
@@ -111,7 +111,7 @@ def test_the_printer_recovers_when_paper_is_loaded(sim: SimulatedPrinter, printe
 
 
 def test_silent_printer_is_unknown_within_the_status_timeout(
-        sim: SimulatedPrinter, printer: TicketPrinter) -> None:
+        sim: SimulatedPrinter, printer: EscPosPrinter) -> None:
     sim.stall()  # reads nothing at all: the question is never seen
     result = printer.print_ticket(SLIP)
     assert result.outcome is PrintOutcome.REFUSED and result.state is PrinterState.NO_ANSWER
@@ -120,7 +120,7 @@ def test_silent_printer_is_unknown_within_the_status_timeout(
 
 @pytest.mark.parametrize("sim", [RASTER_80], indirect=True, ids=lambda p: p.name)
 def test_printer_stalled_mid_job_gives_a_timeout_within_the_write_timeout(
-        sim: SimulatedPrinter, printer: TicketPrinter) -> None:
+        sim: SimulatedPrinter, printer: EscPosPrinter) -> None:
     # Answers the three status questions, takes a little of the ticket, then stops
     # reading; the raster ticket is larger than the pty buffer, so the write blocks.
     sim.stall(after_bytes=3 * len(STATUS_QUERIES) + 100)
@@ -132,7 +132,7 @@ def test_printer_stalled_mid_job_gives_a_timeout_within_the_write_timeout(
 
 @pytest.mark.parametrize("sim", [RASTER_80], indirect=True, ids=lambda p: p.name)
 async def test_stalled_printer_does_not_block_the_event_loop(
-        sim: SimulatedPrinter, printer: TicketPrinter) -> None:
+        sim: SimulatedPrinter, printer: EscPosPrinter) -> None:
     sim.stall(after_bytes=3 * len(STATUS_QUERIES) + 100)
     ticks = 0
 
@@ -149,14 +149,14 @@ async def test_stalled_printer_does_not_block_the_event_loop(
     assert ticks >= int(WRITE_TIMEOUT / 0.02) // 2  # the loop kept running during the stall
 
 
-async def test_async_print_and_status(sim: SimulatedPrinter, printer: TicketPrinter) -> None:
+async def test_async_print_and_status(sim: SimulatedPrinter, printer: EscPosPrinter) -> None:
     assert await printer.status_async() is PrinterState.OK
     assert (await printer.print_ticket_async(SLIP)).printed
     assert len(sim.wait_for_receipts(1)) == 1
 
 
 def test_ticket_the_code_page_cannot_carry_fails_before_touching_the_printer(
-        sim: SimulatedPrinter, printer: TicketPrinter) -> None:
+        sim: SimulatedPrinter, printer: EscPosPrinter) -> None:
     result = printer.print_ticket(TicketSlip(**{**{n: getattr(SLIP, n) for n in TicketSlip.__slots__},
                                                 "service": "Послуга ☎"}))
     assert result.outcome is PrintOutcome.FAILED and "U+260E" in result.detail
@@ -165,7 +165,7 @@ def test_ticket_the_code_page_cannot_carry_fails_before_touching_the_printer(
 
 
 def test_missing_device_is_an_error_not_a_crash() -> None:
-    device = TicketPrinter("/dev/nonexistent-ticket-printer", EPSON_80_CP1251, status_timeout=0.1)
+    device = EscPosPrinter("/dev/nonexistent-ticket-printer", EPSON_80_CP1251, status_timeout=0.1)
     try:
         result = device.print_ticket(SLIP)
     finally:
@@ -175,7 +175,7 @@ def test_missing_device_is_an_error_not_a_crash() -> None:
 
 def test_an_echo_is_not_mistaken_for_a_status_answer() -> None:
     # loop:// sends our own DLE EOT back: 0x10 lacks the 0xx1xx10 pattern of a status byte.
-    device = TicketPrinter("loop://", EPSON_80_CP1251, status_timeout=0.1)
+    device = EscPosPrinter("loop://", EPSON_80_CP1251, status_timeout=0.1)
     try:
         assert device.status() is PrinterState.ERROR
     finally:

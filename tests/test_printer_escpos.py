@@ -5,18 +5,22 @@ Device behaviour (pty, status, timeouts) is in test_printer_device.py.
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
 from datetime import datetime
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import segno
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kiosk.terminal.escpos import (
     CLONE_58_CP1251, EPSON_80_CP1125, EPSON_80_CP1251, ESC, PROFILES, RASTER_58, RASTER_80,
     UKRAINIAN_LETTERS, PrinterProfile, ReceiptBuilder, TicketSlip, UnencodableText, encode_text,
-    render_line, ticket_bitmap, ticket_bytes, ticket_lines)
+    qr_code, render_line, ticket_bitmap, ticket_bytes, ticket_lines)
 from kiosk.terminal.sim_printer import EscPosDecoder, Receipt
 
 SLIP = TicketSlip(
@@ -84,6 +88,91 @@ def test_qr_code_carries_the_status_url(profile: PrinterProfile) -> None:
     else:  # drawn as a raster image: read it back like a phone would
         [image] = receipt.images
         assert qr_in(image) == SLIP.status_url
+
+
+# --- an outside oracle: python-escpos's printer database and the ESC/POS QR spec ----------
+
+#: The model in escpos-printer-db (python-escpos's capabilities.json) each profile stands for.
+ESCPOS_DB_MODEL = {"epson-80-cp1251": "TM-T20II", "epson-80-cp1125": "TM-T20II", "clone-58-cp1251": "POS-5890"}
+
+
+def escpos_db_code_pages(model: str) -> dict[int, str]:
+    """``ESC t n`` number → Python codec, as escpos-printer-db records it for ``model``."""
+    path = importlib.metadata.distribution("python-escpos").locate_file("escpos/capabilities.json")
+    db = json.loads(Path(str(path)).read_text(encoding="utf-8"))
+    pages = db["profiles"][model]["codePages"]
+    return {int(n): db["encodings"][name].get("python_encode", "") for n, name in pages.items()
+            if name in db["encodings"]}
+
+
+@pytest.mark.parametrize("profile", TEXT_PROFILES, ids=lambda p: p.name)
+def test_esc_t_numbers_are_those_the_printer_database_gives_for_the_model(profile: PrinterProfile) -> None:
+    db = escpos_db_code_pages(ESCPOS_DB_MODEL[profile.name])
+    assert profile.code_page_number is not None
+    assert db.get(profile.code_page_number) == profile.code_page
+    # The simulator's table for the model says no more than the database does.
+    assert {n: page for n, page in profile.code_pages.items() if n in db} == \
+        {n: db[n] for n in profile.code_pages if n in db}
+    assert set(profile.code_pages) <= set(db)
+    start = b"\x1b@" + (b"\x1c." if profile.cancel_kanji else b"") + b"\x1bt" + bytes([profile.code_page_number])
+    assert ticket_bytes(SLIP, profile).startswith(start)
+
+
+QR_MODELS = {49: "model 1", 50: "model 2"}  # fn 165 n1 (51, micro QR, is not on the TM series)
+QR_LEVELS = {48: "L", 49: "M", 50: "Q", 51: "H"}  # fn 169 n
+
+
+def qr_symbols_by_the_spec(data: bytes) -> list[tuple[str, int, str, bytes]]:
+    """Every QR code a ``GS ( k`` (cn 49) sequence prints, read strictly as the ESC/POS manual states:
+    (model, module size, error level, data); any parameter out of range fails the test."""
+    symbols, model, module, level, stored = [], "model 2", 3, "L", None  # the printer's defaults
+    at = data.find(b"\x1d(k")
+    while at >= 0:
+        size = data[at + 3] + 256 * data[at + 4]
+        cn, fn, params = data[at + 5], data[at + 6], data[at + 7:at + 5 + size]
+        assert cn == 49, f"GS ( k cn={cn}: not a QR code function"
+        if fn == 65:  # 165: n1 n2
+            assert len(params) == 2 and params[0] in QR_MODELS and params[1] == 0, f"fn 165 {params.hex()}"
+            model = QR_MODELS[params[0]]
+        elif fn == 67:  # 167: n
+            assert len(params) == 1 and 1 <= params[0] <= 16, f"fn 167 module {params.hex()}"
+            module = params[0]
+        elif fn == 69:  # 169: n
+            assert len(params) == 1 and params[0] in QR_LEVELS, f"fn 169 level {params.hex()}"
+            level = QR_LEVELS[params[0]]
+        elif fn == 80:  # 180: m d1…dk, pL pH = k + 3
+            assert size >= 4 and params[0] == 48, f"fn 180 m={params[:1].hex()}"
+            stored = bytes(params[1:])
+        elif fn == 81:  # 181: m
+            assert params == b"\x30" and stored is not None, "fn 181 without stored data"
+            symbols.append((model, module, level, stored))
+        else:
+            raise AssertionError(f"GS ( k fn {fn} is not used for tickets")
+        at = data.find(b"\x1d(k", at + 5 + size)
+    return symbols
+
+
+def qr_raster(model: str, module: int, level: str, stored: bytes) -> np.ndarray:
+    """The symbol as a printer's head lays it down: model 2, ``module`` dots a module, quiet zone 4."""
+    assert model == "model 2"
+    matrix = np.pad(np.array(segno.make_qr(stored, error=level.lower(), boost_error=False).matrix, dtype=bool), 4)
+    return np.kron(matrix, np.ones((module, module), dtype=bool))
+
+
+@pytest.mark.parametrize("profile", [p for p in TEXT_PROFILES if p.native_qr], ids=lambda p: p.name)
+def test_native_qr_follows_the_spec_fits_the_paper_and_scans_as_the_status_url(profile: PrinterProfile) -> None:
+    data = ticket_bytes(SLIP, profile)
+    assert b"\x1dv0" not in data  # no image bytes: every GS ( k found is a command
+    [symbol] = qr_symbols_by_the_spec(data)
+    raster = qr_raster(*symbol)
+    assert raster.shape[1] <= profile.dots_per_line
+    assert qr_in(raster) == SLIP.status_url
+
+
+def test_the_spec_reader_refuses_a_qr_model_byte_out_of_range() -> None:
+    bad = qr_code(SLIP.status_url).replace(b"\x31\x41\x32\x00", b"\x31\x41\x33\x00")
+    with pytest.raises(AssertionError, match="fn 165"):
+        qr_symbols_by_the_spec(bad)
 
 
 def test_code_page_is_pinned_after_every_initialize_and_every_image() -> None:

@@ -15,7 +15,7 @@ from edge.peers import PeerClient
 from edge.store import Store
 from kiosk import protocol
 from tests.conftest import HubFixture, wait_until
-from tests.test_queue_service import Cnap, cnap, queue_roles  # noqa: F401 (fixtures)
+from tests.test_queue_service import Cnap, cnap  # noqa: F401 (fixture)
 
 
 class RawKiosk:

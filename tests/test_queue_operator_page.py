@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.test_queue_service import Cnap, cnap, queue_roles  # noqa: F401 (fixtures)
+from tests.test_queue_service import Cnap, cnap  # noqa: F401 (fixture)
 
 
 async def test_an_operator_serves_redirects_and_pauses_with_the_keyboard_alone(cnap: Cnap, browser_page) -> None:

@@ -21,7 +21,7 @@ from kiosk.queue.model import Queue
 from kiosk.queue.settings import QueueSettings, load_catalogue
 from kiosk.queue.stats import Feedback, Grade
 from tests.conftest import HubFixture, free_port, healthy, wait_until
-from tests.test_queue_service import KYIV, Cnap, queue_roles, queue_settings  # noqa: F401 (fixture)
+from tests.test_queue_service import KYIV, Cnap, queue_settings
 
 
 def node_file(tmp: Path, hub: HubFixture, port: int, **extra: object) -> Path:
@@ -109,11 +109,11 @@ def script_day(tmp: Path, day: date) -> None:
         for minute, grade, loyalty in ((30, Grade.EXCELLENT, 10), (40, Grade.GOOD, 9), (45, Grade.POOR, 6),
                                        (50, None, 8)):
             journal.add_feedback(conn, Feedback(at(day, 8, minute), "id-card", 1, None, grade, loyalty), day, "kiosk")
-    db.conn.close()
+    db.close()
 
 
 async def test_a_scripted_day_gives_its_statistics_and_the_next_start_rolls_over_carrying_the_unserved(
-        hub: HubFixture, node_factory, tmp_path: Path, queue_roles) -> None:
+        hub: HubFixture, node_factory, tmp_path: Path) -> None:
     day = datetime.now(KYIV).date() - timedelta(days=3)
     settings = queue_settings(tmp_path, carry_over="carry")
     script_day(tmp_path, day)

@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 
-from edge import roles
 from kiosk import protocol
 from kiosk.queue.demo import write_catalogue
 from tests.conftest import HubFixture, http_json, wait_until
@@ -32,13 +31,6 @@ SERVICES = (
     ("land-extract", "Витяг з Державного земельного кадастру", "land", (1, 3), 8),
     ("consult", "Консультація", "passport", (1, 2, 3, 4, 5, 6), 5),
 )
-
-
-@pytest.fixture
-def queue_roles(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The queue roles' factories (``edge.roles``), also before they are registered there."""
-    monkeypatch.setitem(roles.ROLE_FACTORIES, "queue", "kiosk.queue.service:create")
-    monkeypatch.setitem(roles.ROLE_FACTORIES, "queue-display", "kiosk.calling.service:create")
 
 
 def queue_settings(tmp: Path, **extra: Any) -> str:
@@ -95,7 +87,7 @@ class Cnap:
 
 
 @pytest.fixture
-async def cnap(hub: HubFixture, node_factory, tmp_path: Path, queue_roles) -> Cnap:
+async def cnap(hub: HubFixture, node_factory, tmp_path: Path) -> Cnap:
     node = await node_factory("cnap-queue", hub.url, hub.code(role="queue", site="cnap"), roles=["queue"],
                               site="cnap", extra=queue_settings(tmp_path))
     await wait_until(node.hub.connected.is_set, what="queue connected to the hub")

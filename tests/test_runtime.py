@@ -41,21 +41,32 @@ async def test_store_migrations_run_once_and_use_wal_with_full_sync(tmp_path: Pa
     migrations = {"demo": ["CREATE TABLE a (x INTEGER);", "ALTER TABLE a ADD COLUMN y TEXT;"]}
     s = await Store.open(tmp_path / "s.sqlite", migrations)
     assert await s.migrate(migrations) == []
-    mode = await s.run(lambda db: db.conn.execute("PRAGMA journal_mode").fetchone()[0])
-    sync = await s.run(lambda db: db.conn.execute("PRAGMA synchronous").fetchone()[0])
+    mode = await s.run(lambda db: db.execute("PRAGMA journal_mode").fetchone()[0])
+    sync = await s.run(lambda db: db.execute("PRAGMA synchronous").fetchone()[0])
     await s.write(lambda conn: conn.execute("INSERT INTO a VALUES (1, 'одна')"))
     await s.close()
     assert (mode, sync) == ("wal", 2)
     db = connect(tmp_path / "s.sqlite")
-    assert db.conn.execute("SELECT x, y FROM a").fetchall() == [(1, "одна")]
-    assert db.conn.execute("SELECT component, version FROM schema_migrations").fetchall() == [("demo", 1), ("demo", 2)]
+    assert db.execute("SELECT x, y FROM a").fetchall() == [(1, "одна")]
+    assert db.execute("SELECT component, version FROM schema_migrations").fetchall() == [("demo", 1), ("demo", 2)]
 
 
 async def test_failed_migration_step_leaves_nothing_half_done(tmp_path: Path) -> None:
     with pytest.raises(Exception):
         await Store.open(tmp_path / "s.sqlite", {"demo": ["CREATE TABLE a (x); CREATE TABLE a (y);"]})
     db = connect(tmp_path / "s.sqlite")
-    assert db.conn.execute("SELECT name FROM sqlite_master WHERE name = 'a'").fetchall() == []
+    assert db.execute("SELECT name FROM sqlite_master WHERE name = 'a'").fetchall() == []
+
+
+def test_every_role_is_found_through_the_registry_at_its_composition_root() -> None:
+    from edge import roles
+
+    for name, target in roles.ROLE_FACTORIES.items():
+        module, _, attr = target.partition(":")
+        assert (module.rsplit(".", 1)[-1], attr) == ("role", "create"), name
+        factory = roles.factory_for(name)
+        assert callable(factory) and factory.__module__ == module, name
+    assert set(roles.ROLE_FACTORIES) <= set(roles.NODE_ROLES)
 
 
 def test_notifier_is_inert_without_systemd() -> None:
@@ -88,9 +99,52 @@ async def test_node_sends_ready_then_watchdog_pings_at_half_the_interval(tmp_pat
     assert ready, messages
     assert len(pings) >= 6
     assert messages.index("WATCHDOG=1") > ready[0] or ready[0] == 0
-    gaps = [b - a for a, b in zip(pings, pings[1:])]
-    # Half of 0.4 s; loose bounds: this checks the cadence, not the speed of the machine.
-    assert 0.1 < sorted(gaps)[len(gaps) // 2] < 0.6
+    assert Notifier({"NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "400000"}).watchdog_interval == 0.2
+
+
+async def test_watchdog_pings_only_after_a_health_check_passes_and_withholds_it_otherwise(tmp_path: Path) -> None:
+    """One WATCHDOG=1 per passing health check; a failing or hanging check sends none."""
+    from edge.watchdog import run_watchdog
+
+    sock_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    sock.setblocking(False)
+    notifier = Notifier({"NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "2000"})  # ping every 1 ms
+    # Checks 1, 2 and 5 pass, 3 fails, 4 hangs past the timeout; check 6 never returns, so
+    # every ping the watchdog would send for checks 1-5 has been sent when it starts.
+    calls = 0
+    sixth = asyncio.Event()
+
+    async def healthy() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise RuntimeError("database writer does not answer")
+        if calls == 4:
+            await asyncio.sleep(10)
+        if calls == 6:
+            sixth.set()
+            await asyncio.Event().wait()
+
+    pings: list[str] = []
+
+    async def systemd() -> None:  # reads as it comes: a full socket queue would block the sender
+        loop = asyncio.get_running_loop()
+        while True:
+            pings.append((await loop.sock_recv(sock, 4096)).decode())
+
+    reader = asyncio.create_task(systemd())
+    task = asyncio.create_task(run_watchdog(notifier, healthy, timeout=0.05))
+    try:
+        await asyncio.wait_for(sixth.wait(), 5)
+        await asyncio.sleep(0.05)  # let the reader drain what was sent
+    finally:
+        task.cancel()
+        reader.cancel()
+        sock.close()
+    assert calls == 6
+    assert pings == ["WATCHDOG=1"] * 3
 
 
 async def test_node_health_and_metrics_pages(hub: HubFixture, node_factory) -> None:

@@ -27,10 +27,11 @@ from edge.hub.dashboard import Dashboard
 from edge.hub.extensions import HubExtension
 from edge.hub.notify import AlertNotifier
 from edge.hub.schema import MIGRATIONS
-from edge.identity import H_NONCE, Identity, SignatureError, SignedRequest, check_request, seal
-from edge.metrics import Registry
+from edge.identity import H_NONCE, Identity, SignatureError, SignedRequest, check_request, open_sealed, seal
+from edge.metrics import CONTENT_TYPE, Metrics
 from edge.roles import HUB_EXTENSIONS, load
 from edge.store import Store
+from edge.tasks import cancel_and_wait
 from edge.timeutil import iso_utc
 from edge.watchdog import Notifier, run_watchdog
 from edge.web import MAX_BODY, Server, error, json_response, parse_json, read_body, refusals
@@ -48,7 +49,7 @@ class Hub:
         self.identity: Identity | None = None
         self.store: Store | None = None
         self.discovery: Discovery | None = None
-        self.metrics = Registry()
+        self.metrics = Metrics()
         self.sockets: dict[str, web.WebSocketResponse] = {}
         self._pending_replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._rosters: dict[str, str] = {}
@@ -64,7 +65,10 @@ class Hub:
         self.server = Server(self.app, self.cfg.listen, self.cfg.port)
         self._m_events = self.metrics.counter("hromada_hub_events_stored_total", "Messages stored from nodes.")
         self._m_dups = self.metrics.counter("hromada_hub_events_duplicate_total", "Messages received again and ignored.")
-        self._m_refused = self.metrics.counter("hromada_hub_requests_refused_total", "Requests refused, by reason.")
+        self._m_refused = self.metrics.counter("hromada_hub_requests_refused_total", "Requests refused, by reason.",
+                                               ["reason"])
+        self._m_ingest = self.metrics.histogram("hromada_hub_ingest_seconds",
+                                                "Time to check and store one ingest batch in the database.")
         self.metrics.collector(self._collect)
 
     # -- lifecycle ---------------------------------------------------------
@@ -101,11 +105,7 @@ class Hub:
 
     async def stop(self) -> None:
         self.notifier.stopping()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
         for ws in list(self.sockets.values()):
             with contextlib.suppress(Exception):
                 await ws.close(code=1001, message=b"hub stopping")
@@ -174,7 +174,7 @@ class Hub:
                 reason = "other"
                 with contextlib.suppress(Exception):
                     reason = json.loads(exc.text or "{}")["error"]["code"]
-                self._m_refused.inc(reason=reason)
+                self._m_refused.labels(reason=reason).inc()
                 log.info("refused %s %s from %s: %s %s", request.method, request.path, request.remote, exc.status,
                          exc.text)
                 if request.path.startswith("/api/v1/") and self.identity is not None:
@@ -198,7 +198,7 @@ class Hub:
         """
         assert self.store is not None
         signer = request.headers.get("X-Hromada-Node", "")
-        known = await self.store.run(lambda db: _node_row(db.conn, signer)) if signer else None
+        known = await self.store.run(lambda db: _node_row(db, signer)) if signer else None
 
         def key_of(node_id: str) -> str | None:
             if known is not None:
@@ -247,8 +247,8 @@ class Hub:
 
     async def metrics_text(self, request: web.Request) -> web.Response:
         assert self.store is not None
-        self._snapshot = await self.store.run(lambda db: _counts(db.conn))
-        return web.Response(text=self.metrics.render(), content_type="text/plain", charset="utf-8")
+        self._snapshot = await self.store.run(lambda db: _counts(db))
+        return web.Response(text=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
     def _collect(self) -> list[tuple[str, str, str, list[tuple[dict[str, str], float]]]]:
         snap = getattr(self, "_snapshot", None) or {"status": {}, "online": 0, "alerts": {}}
@@ -282,7 +282,7 @@ class Hub:
             status = await self.store.write(lambda conn: registry.enroll(conn, req, request.remote or ""))
         except registry.EnrollmentError as exc:
             raise error(exc.status, "enrollment", exc.reason) from None
-        site = await self.store.run(lambda db: db.conn.execute(
+        site = await self.store.run(lambda db: db.execute(
             "SELECT site FROM nodes WHERE node_id = ?", (req.node_id,)).fetchone()[0])
         log.info("node %s (%s) enrollment: %s", req.node_id, req.name, status.value)
         self.dashboard.publish("enrollment", "nodes")
@@ -341,9 +341,10 @@ class Hub:
         if len(messages) > self.cfg.max_batch:
             raise error(413, "too_many", f"at most {self.cfg.max_batch} messages per request")
         handlers = self.ingest_handlers
-        result = await self.store.write(
-            lambda conn: ingest.store_batch(conn, signed.signer, site, messages, handlers)
-        )
+        with self._m_ingest.time():
+            result = await self.store.write(
+                lambda conn: ingest.store_batch(conn, signed.signer, site, messages, handlers)
+            )
         self._m_events.inc(result.stored)
         self._m_dups.inc(result.duplicates)
         if result.stored:
@@ -398,7 +399,7 @@ class Hub:
                            peers: list[dict[str, Any]] | None = None) -> None:
         assert self.store is not None
         if peers is None:
-            peers = await self.store.run(lambda db: registry.roster(db.conn, site))
+            peers = await self.store.run(lambda db: registry.roster(db, site))
         self._rosters[node_id] = json.dumps(peers, sort_keys=True)
         await self._send(ws, {"type": "roster", "site": site, "peers": peers})
 
@@ -460,10 +461,10 @@ class Hub:
             try:
                 ids = list(self.sockets)
                 info = await self.store.run(lambda db: {
-                    nid: db.conn.execute("SELECT status, site FROM nodes WHERE node_id = ?", (nid,)).fetchone()
+                    nid: db.execute("SELECT status, site FROM nodes WHERE node_id = ?", (nid,)).fetchone()
                     for nid in ids})
                 sites = {row[1] for row in info.values() if row}
-                rosters = await self.store.run(lambda db: {s: registry.roster(db.conn, s) for s in sites})
+                rosters = await self.store.run(lambda db: {s: registry.roster(db, s) for s in sites})
                 for nid, row in info.items():
                     ws = self.sockets.get(nid)
                     if ws is None:

@@ -132,7 +132,7 @@ class Dashboard:
     def guard(self, permission: str | None, handler: Handler, allow_must_change: bool = False) -> Any:
         async def wrapped(request: web.Request) -> web.StreamResponse:
             sid = request.cookies.get(COOKIE, "")
-            sess = await self.hub.store.run(lambda db: auth.session(db.conn, sid, time.time())) if sid else None
+            sess = await self.hub.store.run(lambda db: auth.session(db, sid, time.time())) if sid else None
             if sess is None:
                 raise error(401, "login_required", "Увійдіть / log in")
             if sess.must_change_password and not allow_must_change:
@@ -230,8 +230,8 @@ class Dashboard:
     # -- data --------------------------------------------------------------------------------
 
     async def nodes(self, request: web.Request, sess: auth.Session) -> web.Response:
-        data = await self.hub.store.run(lambda db: {"nodes": registry.list_nodes(db.conn),
-                                                    "discovered": registry.list_discovered(db.conn)})
+        data = await self.hub.store.run(lambda db: {"nodes": registry.list_nodes(db),
+                                                    "discovered": registry.list_discovered(db)})
         for node in data["nodes"]:
             node["connected"] = node["node_id"] in self.hub.sockets
         return json_response(data)
@@ -239,33 +239,33 @@ class Dashboard:
     async def alerts(self, request: web.Request, sess: auth.Session) -> web.Response:
         q = request.query
         return json_response({"alerts": await self.hub.store.run(lambda db: alerts.list_alerts(
-            db.conn, state=q.get("state", "open"), severity=q.get("severity") or None, site=q.get("site") or None,
+            db, state=q.get("state", "open"), severity=q.get("severity") or None, site=q.get("site") or None,
             limit=min(int(q.get("limit", "200") or 200), 1000)))})
 
     async def overview(self, request: web.Request, sess: auth.Session) -> web.Response:
         def read(db: Any) -> dict[str, Any]:
-            nodes = registry.list_nodes(db.conn)
+            nodes = registry.list_nodes(db)
             sites: dict[str, list[dict[str, Any]]] = defaultdict(list)
             for n in nodes:
                 state = n["status"] if n["status"] != "approved" else ("online" if n["online"] else "offline")
                 sites[n["site"]].append({"node_id": n["node_id"], "name": n["name"], "roles": n["roles"],
                                          "state": state, "last_seen": n["last_seen"]})
-            counts = dict(db.conn.execute("SELECT severity, count(*) FROM alerts WHERE cleared_at IS NULL"
+            counts = dict(db.execute("SELECT severity, count(*) FROM alerts WHERE cleared_at IS NULL"
                                           " GROUP BY severity").fetchall())
             return {"sites": [{"site": s, "nodes": v} for s, v in sorted(sites.items())],
                     "alerts_open": {k: counts.get(k, 0) for k in ("critical", "warning", "info")},
-                    "events": recent_events(db.conn, None, None, 20)}
+                    "events": recent_events(db, None, None, 20)}
         return json_response(await self.hub.store.run(read))
 
     async def node(self, request: web.Request, sess: auth.Session) -> web.Response:
         node_id = request.match_info["node_id"]
 
         def read(db: Any) -> dict[str, Any] | None:
-            rows = [n for n in registry.list_nodes(db.conn) if n["node_id"] == node_id]
+            rows = [n for n in registry.list_nodes(db) if n["node_id"] == node_id]
             if not rows:
                 return None
-            return {"node": rows[0], "events": recent_events(db.conn, node_id, None, 50),
-                    "alerts": alerts.list_alerts(db.conn, state="all", node_id=node_id, limit=50)}
+            return {"node": rows[0], "events": recent_events(db, node_id, None, 50),
+                    "alerts": alerts.list_alerts(db, state="all", node_id=node_id, limit=50)}
         data = await self.hub.store.run(read)
         if data is None:
             raise error(404, "not_found", "Немає такого вузла / no such node")
@@ -276,7 +276,7 @@ class Dashboard:
         kind = request.query.get("kind") or None
         limit = min(int(request.query.get("limit", "100") or 100), 2000)
         return json_response({"events": await self.hub.store.run(
-            lambda db: recent_events(db.conn, None, kind, limit))})
+            lambda db: recent_events(db, None, kind, limit))})
 
     # -- actions ------------------------------------------------------------------------------
 
@@ -296,7 +296,7 @@ class Dashboard:
 
     async def enrollment(self, request: web.Request, sess: auth.Session) -> web.Response:
         return json_response(await self.hub.store.run(lambda db: {
-            "pending": registry.list_nodes(db.conn, "pending"), "discovered": registry.list_discovered(db.conn)}))
+            "pending": registry.list_nodes(db, "pending"), "discovered": registry.list_discovered(db)}))
 
     async def decide(self, request: web.Request, sess: auth.Session) -> web.Response:
         node_id, action = request.match_info["node_id"], request.match_info["action"]

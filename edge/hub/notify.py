@@ -77,7 +77,7 @@ class AlertNotifier:
         if not self.channels:
             return
         self._last_alert_id, self._last_cleared = await self.hub.store.run(lambda db: (
-            db.conn.execute("SELECT coalesce(max(alert_id), 0) FROM notify_deliveries").fetchone()[0],
+            db.execute("SELECT coalesce(max(alert_id), 0) FROM notify_deliveries").fetchone()[0],
             iso_utc()))
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
             while True:
@@ -117,7 +117,7 @@ class AlertNotifier:
 
     async def _deliver_due(self, session: aiohttp.ClientSession) -> None:
         now = time.time()
-        due = await self.hub.store.run(lambda db: db.conn.execute(
+        due = await self.hub.store.run(lambda db: db.execute(
             "SELECT d.id, d.alert_id, d.change, d.channel, d.attempts, a.severity, a.message, a.message_en, a.site,"
             " n.name, a.node_id, a.raised_at, a.kind FROM notify_deliveries d JOIN alerts a ON a.id = d.alert_id"
             " LEFT JOIN nodes n ON n.node_id = a.node_id WHERE d.delivered_at IS NULL AND d.next_ts <= ?"

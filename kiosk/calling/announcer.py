@@ -11,8 +11,6 @@ time and playing a call both block.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from edge.speech import SpeechThread
 from kiosk.speech import call_tokens, say
 from kiosk.voice import ClipLibrary, Speaker, VoiceUnavailable
 
@@ -84,52 +83,32 @@ def _time(value: Any) -> datetime | None:
         return None
 
 
-class Announcer(threading.Thread):
+class Announcer(SpeechThread[Announcement]):
     """Speaks calls one after another: stitches the clips into a WAV, keeps it, plays it."""
 
+    unavailable = (VoiceUnavailable, OSError)
+    silent_note = "calls will be shown but not spoken"
+
     def __init__(self, library: ClipLibrary, speaker: Speaker, wav_dir: Path | None) -> None:
-        super().__init__(name="queue-display-voice", daemon=True)
+        super().__init__("queue-display-voice", backlog=BACKLOG)
+        self.log = log
         self.library = library
         self.speaker = speaker
         self.wav_dir = wav_dir
-        self.calls: queue.Queue[Announcement | None] = queue.Queue()
         self.spoken: deque[tuple[str, Path | None]] = deque(maxlen=100)  # (words, wav) of recent calls
-        self.ready = threading.Event()
-        self.error = ""
         self._count = 0
 
     def announce(self, a: Announcement) -> None:
         """Thread-safe: queue a call (the oldest waiting is dropped past the backlog)."""
-        if self.calls.qsize() >= BACKLOG:
-            try:
-                dropped = self.calls.get_nowait()
-                log.warning("too many calls to speak; skipped %s", dropped)
-            except queue.Empty:
-                pass
-        self.calls.put_nowait(a)
+        self.say(a)
 
-    def close(self) -> None:
-        self.calls.put_nowait(None)
+    def prepare(self) -> None:
+        self.library.ensure()
 
-    def run(self) -> None:
-        try:
-            self.library.ensure()
-            self.ready.set()
-        except (VoiceUnavailable, OSError) as exc:
-            self.error = str(exc)
-            log.warning("calls will be shown but not spoken: %s", exc)
-        while True:
-            a = self.calls.get()
-            if a is None:
-                return
-            if self.error:
-                continue
-            try:
-                self._speak(a)
-            except Exception as exc:  # a failed call must not silence the next one
-                log.exception("could not speak %s → %s: %s", a.label, a.window, exc)
+    def failed(self, a: Announcement, exc: Exception) -> None:
+        log.exception("could not speak %s → %s: %s", a.label, a.window, exc)
 
-    def _speak(self, a: Announcement) -> None:
+    def speak(self, a: Announcement) -> None:
         tokens = a.tokens
         audio = self.library.stitch(tokens)
         self._count += 1

@@ -3,8 +3,8 @@
 :func:`render_frame` is the whole screen as a pure function of the queue's
 board (``kiosk.protocol``, BOARD), the size, whether the queue is reachable
 and the clock text, so every state can be drawn and checked without a
-queue. What is drawn is recorded in a :class:`~voting.display.layout.Layout`
-(the drawing primitives are shared with the session hall's screen).
+queue. What is drawn is recorded in a :class:`~edge.draw.Layout` (the
+drawing primitives of :mod:`edge.draw` are shared with the session hall's screen).
 
 Sizes are shares of the screen height, chosen to be read from 5 m on a 55″
 panel (``docs/queue.md``): the newest call's capitals 14 % of the height
@@ -21,7 +21,7 @@ from typing import Any
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame  # noqa: E402
 
-from voting.display.layout import DIM, FG, PANEL, Canvas, Layout, line_height  # noqa: E402
+from edge.draw import DIM, FG, PANEL, Canvas, Layout, line_height  # noqa: E402
 
 TIER_HERO = 0.140  # the newest call: ≈ 96 mm capitals on a 55″ panel, the «≈ 100 mm for 5 m» rule
 TIER_ROW = 0.062  # recent calls, the pause heading: ≈ 42 mm, 29′ at 5 m

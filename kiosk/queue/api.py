@@ -16,20 +16,21 @@ import json
 import logging
 from datetime import date
 from importlib import resources
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Protocol
 
 from aiohttp import web
 
 from edge.live import staff_token
-from edge.web import MAX_BODY, json_response
+from edge.errors import Refusal
+from edge.web import MAX_BODY, json_response, refusal_http
 from kiosk import protocol
 from kiosk.queue import report
 from kiosk.queue.bookings import BookingFormatError, booking_from, parse_import
-from kiosk.errors import QueueError
+from kiosk.errors import ServiceRefusal
 from kiosk.queue.events import encode
 from kiosk.queue.calendar import QueueCalendar
-from kiosk.queue.links import QueueLinks, feedback_from
-from kiosk.queue.service import QueueService, ServiceRefusal
+from kiosk.queue.links import KioskDesk, QueueLinks, feedback_from
+from kiosk.queue.service import QueueService
 from kiosk.queue.views import operator_view, state_view, ticket_status, ticket_view, window_view
 from kiosk.queue.tickets import PauseReason
 
@@ -39,12 +40,8 @@ TOKEN_FILE = "staff.token"
 
 
 def refused(code: str, message: str, details: dict[str, Any] | None = None) -> web.HTTPException:
-    """An HTTP error in the queue's refusal shape, with the status ``kiosk.protocol`` assigns."""
-    body = json.dumps({"error": {"code": code, "message": message, "message_en": protocol.english(code),
-                                 "details": details or {}}}, ensure_ascii=False, default=str)
-    exc = web.HTTPException(text=body, content_type="application/json")
-    exc.set_status(protocol.http_status(code))
-    return exc
+    """The HTTP error of a refusal: the one error body, with the status ``kiosk.errors`` assigns the code."""
+    return refusal_http(ServiceRefusal(code, message, **(details or {})))
 
 
 def bad(message: str) -> web.HTTPException:
@@ -91,21 +88,35 @@ def _int_or_none(value: Any) -> int | None:
         raise bad(f"Номер вікна «{value}» має бути цілим числом.") from None
 
 
+class Scenario(Protocol):
+    """A scripted day played on the running queue (the demo's :class:`kiosk.queue.scenario.DemoDay`)."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 class QueueRole:
-    """The `queue` role: the service, its sockets and its HTTP routes."""
+    """The `queue` role: the service, its clock, its sockets and its HTTP routes.
+
+    Composed by :func:`kiosk.queue.role.create`; ``scenario``, when given, is
+    made from the service and the kiosk desk once the queue has started.
+    """
 
     name = "queue"
 
-    def __init__(self, service: QueueService) -> None:
+    def __init__(self, service: QueueService, links: QueueLinks, calendar: QueueCalendar,
+                 scenario: Callable[[QueueService, KioskDesk], Scenario] | None = None) -> None:
         self.service = service
         self.ctx = service.ctx
-        self.links = QueueLinks(service)
-        self.calendar = QueueCalendar(service)
+        self.links = links
+        self.calendar = calendar
         self.token = staff_token(self.ctx.config.state_dir / TOKEN_FILE)
-        self._scenario: Any = None
+        self._make_scenario = scenario
+        self._scenario: Scenario | None = None
         m = self.ctx.metrics
-        self.m_requests = m.counter("hromada_queue_commands_total", "Staff commands accepted, by action.")
-        self.m_refused = m.counter("hromada_queue_refusals_total", "Requests refused, by code.")
+        self.m_requests = m.counter("hromada_queue_commands_total", "Staff commands accepted, by action.", ["action"])
+        self.m_refused = m.counter("hromada_queue_refusals_total", "Requests refused, by code.", ["code"])
         m.collector(self._collect)
         r = self.ctx.app.router
         self.links.routes(r)
@@ -135,10 +146,8 @@ class QueueRole:
         await self.service.start()
         await self.calendar.start()
         await self.links.start()
-        if self.service.settings.scenario == "demo":
-            from kiosk.queue.scenario import DemoDay
-
-            self._scenario = DemoDay(self.service, self.links.desk)
+        if self._make_scenario is not None:
+            self._scenario = self._make_scenario(self.service, self.links.desk)
             self._scenario.start()
 
     async def stop(self) -> None:
@@ -190,12 +199,9 @@ class QueueRole:
         """Run one command; a refusal becomes the HTTP error of its code."""
         try:
             return await make()
-        except QueueError as exc:
-            self.m_refused.inc(code=exc.code.value)
-            raise refused(exc.code.value, exc.message, exc.details) from None
-        except ServiceRefusal as exc:
-            self.m_refused.inc(code=exc.code)
-            raise refused(exc.code, exc.message, exc.details) from None
+        except Refusal as exc:  # QueueError, ServiceRefusal
+            self.m_refused.labels(code=str(exc.code)).inc()
+            raise refusal_http(exc) from None
 
     def _window(self, request: web.Request) -> int:
         try:
@@ -259,7 +265,7 @@ class QueueRole:
                           {"actions": sorted(WINDOW_ACTIONS)})
         d = await self._json(request)
         result = await self._act(lambda: s.run(lambda q, now: action(q, now, n, d)))
-        self.m_requests.inc(action=request.match_info["action"])
+        self.m_requests.labels(action=request.match_info["action"]).inc()
         q = s.view()
         ticket = ticket_view(q.ticket(result.id), q) if hasattr(result, "label") else None
         # The page re-reads its whole view (GET windows/<n>) when the live feed says something changed.

@@ -123,7 +123,7 @@ def queue_page(conn: sqlite3.Connection) -> dict[str, Any]:
 def extend(hub: Any) -> None:
     """Add the queue to a hub: the dashboard's ЦНАП page and its data."""
     async def page_data(request: web.Request, sess: Any) -> web.Response:
-        return json_response(await hub.store.run(lambda db: queue_page(db.conn)))
+        return json_response(await hub.store.run(lambda db: queue_page(db)))
 
     hub.install(HubExtension(
         name="queue",

@@ -21,8 +21,9 @@ from aiohttp import web
 from edge.live import LiveFeed
 from edge.peers import NonceCache, PeerConnection, accept_peer, roster_lookup
 from kiosk import protocol
-from kiosk.errors import QueueError
-from kiosk.queue.service import QueueService, ServiceRefusal
+from edge.errors import Refusal
+from kiosk.errors import ServiceRefusal
+from kiosk.queue.service import QueueService
 from kiosk.queue.views import board, estimate_view, menu, ticket_view
 from kiosk.queue.stats import Feedback
 from kiosk.queue.tickets import Ticket, TicketState
@@ -37,13 +38,9 @@ def status_path(ticket: Ticket) -> str:
     return f"/queue/ticket/{ticket.day.isoformat()}/{urllib.parse.quote(ticket.label)}"
 
 
-def refusal_message(request_id: Any, code: str, message: str, details: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "refused", "id": request_id, "code": code, "message": message,
-            "message_en": protocol.english(code), "details": _plain(details)}
-
-
-def _plain(details: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(details, ensure_ascii=False, default=str))
+def refusal_message(request_id: Any, refusal: Refusal) -> dict[str, Any]:
+    """A refusal on a socket: ``{"type": "refused", "id", "code", "message", "message_en", "details"}``."""
+    return {"type": "refused", "id": request_id, **refusal.to_dict()}
 
 
 def feedback_from(service: QueueService, message: dict[str, Any]) -> Feedback:
@@ -101,10 +98,8 @@ class KioskDesk:
                 await self.service.rate(feedback_from(self.service, message), f"kiosk:{kiosk_id}")
                 return {"type": "rated", "id": request_id}
             raise ServiceRefusal(protocol.Refusal.BAD_MESSAGE, f"Невідомий тип повідомлення «{kind}».")
-        except QueueError as exc:
-            return self._refused(request_id, exc.code.value, exc.message, exc.details)
-        except ServiceRefusal as exc:
-            return self._refused(request_id, exc.code, exc.message, exc.details)
+        except Refusal as exc:  # QueueError, ServiceRefusal
+            return self._refused(request_id, exc)
 
     def issued(self, request_id: str, ticket: Ticket, repeat: bool, base_url: str) -> dict[str, Any]:
         s = self.service
@@ -114,9 +109,10 @@ class KioskDesk:
                 "estimate": None if estimate is None else estimate_view(estimate),
                 "status_url": (s.settings.public_url or base_url).rstrip("/") + status_path(ticket)}
 
-    def _refused(self, request_id: Any, code: str, message: str, details: dict[str, Any]) -> dict[str, Any]:
+    def _refused(self, request_id: Any, refusal: Refusal) -> dict[str, Any]:
+        code = str(refusal.code)
         self.refusals[code] = self.refusals.get(code, 0) + 1
-        return refusal_message(request_id, code, message, details)
+        return refusal_message(request_id, refusal)
 
 
 class QueueLinks:

@@ -17,9 +17,9 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from kiosk.errors import QueueError
+from kiosk.errors import QueueError, ServiceRefusal
 from kiosk.queue.links import KioskDesk
-from kiosk.queue.service import QueueService, ServiceRefusal
+from kiosk.queue.service import QueueService
 from kiosk.queue.tickets import Booking, PauseReason, WindowState
 
 log = logging.getLogger("hromada.queue.demo")

@@ -26,16 +26,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, TypeVar
 
-from edge.config import ConfigError, build_section
 from edge.node import RoleContext
 from edge.outbox import Priority, enqueue
 from kiosk.queue import events as ev
 from kiosk.queue import records as journal
 from kiosk.queue import report
 from kiosk.queue.bookings import new_code
-from kiosk.errors import QueueError
+from kiosk.errors import QueueError, ServiceRefusal
 from kiosk.queue.model import Queue
-from kiosk.queue.settings import QueueSettings, load_catalogue
+from kiosk.queue.settings import QueueSettings
 from kiosk.protocol import Refusal
 from kiosk.queue.hubside import reports
 from kiosk.queue.views import Names
@@ -48,14 +47,6 @@ log = logging.getLogger("hromada.queue")
 T = TypeVar("T")
 Writer = Callable[[sqlite3.Connection, int], None]
 Action = Callable[[Queue, datetime], T]
-
-
-class ServiceRefusal(Exception):
-    """Refused by the service before or beside the model (a used rating, a malformed request)."""
-
-    def __init__(self, code: str, message: str, /, **details: Any) -> None:
-        super().__init__(message)
-        self.code, self.message, self.details = code, message, details
 
 
 def now_utc() -> datetime:
@@ -113,7 +104,7 @@ class QueueService:
                 await task
 
     async def _load(self) -> None:
-        snapshot, stored = await self.ctx.store.run(lambda db: journal.load(db.conn))
+        snapshot, stored = await self.ctx.store.run(lambda db: journal.load(db))
         if snapshot is None and not stored:
             await self._open_first_day()
         else:
@@ -122,9 +113,9 @@ class QueueService:
         assert q is not None and self.decided is not None
         self.decided.journal = self._capture
         since = q.day - timedelta(days=1)
-        self.origins = await self.ctx.store.run(lambda db: journal.origins(db.conn, since))
+        self.origins = await self.ctx.store.run(lambda db: journal.origins(db, since))
         self._committed_origins = dict(self.origins)
-        self.rated = await self.ctx.store.run(lambda db: journal.rated_tickets(db.conn, since))
+        self.rated = await self.ctx.store.run(lambda db: journal.rated_tickets(db, since))
         tickets = q.tickets()
         log.info("queue of %s restored: %d tickets (%d waiting, %d at windows), %d windows open, %d calls%s",
                  q.day, len(tickets), sum(t.state is TicketState.WAITING for t in tickets),
@@ -304,9 +295,7 @@ class QueueService:
                 try:
                     trial.add_booking(b, now)
                 except QueueError as exc:
-                    exc.details["line"] = i
-                    exc.message = f"Рядок {i}: {exc.message}"
-                    raise
+                    raise QueueError(exc.code, f"Рядок {i}: {exc.message}", **{**exc.details, "line": i}) from None
             return [q.add_booking(b, now) for b in coded]
 
         return await self.run(act)
@@ -371,15 +360,4 @@ class QueueService:
     # --- statistics --------------------------------------------------------------------------------
 
     async def day_data(self, day: date) -> tuple[list[Any], list[Feedback]]:
-        return await self.ctx.store.run(lambda db: (report.day_visits(db.conn, day), journal.feedback(db.conn, day)))
-
-async def create(ctx: RoleContext) -> Any:
-    """The `queue` role's factory."""
-    from kiosk.queue.api import QueueRole
-
-    settings = build_section(QueueSettings, ctx.role_config, ctx.config.path, "roles.queue")
-    try:
-        config = load_catalogue(settings.catalogue_file, settings)
-    except ConfigError as exc:
-        raise ConfigError(ctx.config.path, "roles.queue.catalogue_file", str(exc)) from None
-    return QueueRole(QueueService(ctx, settings, config))
+        return await self.ctx.store.run(lambda db: (report.day_visits(db, day), journal.feedback(db, day)))

@@ -36,34 +36,15 @@ from dataclasses import dataclass
 from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from edge.config import ConfigError, http_url, one_of, option, positive, read_toml, required
+from edge.config import (ConfigError, http_url, not_negative, one_of, option, positive, read_toml, required,
+                         time_of_day, time_zone)
 from kiosk.errors import QueueError
 from kiosk.queue.services import CarryOver, Hours, NumberRange, QueueConfig, Schedule, Service, ServiceGroup
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _INTERVAL = re.compile(r"^\s*(\d{1,2}:\d{2})\s*[-–]\s*(\d{1,2}:\d{2})\s*$")
-
-
-def _zone(value: str) -> str | None:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        return f"unknown time zone {value!r} (e.g. Europe/Kyiv)"
-    return None
-
-
-def _clock(value: str) -> str | None:
-    try:
-        time.fromisoformat(value)
-    except ValueError:
-        return "must be a local time HH:MM, e.g. 03:00"
-    return None
-
-
-def _not_negative(value: float) -> str | None:
-    return None if value >= 0 else "must not be negative"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,15 +55,15 @@ class QueueSettings:
                                    "working hours (see docs/queue.md).")
     cnap_name: str = option("ЦНАП", "Name of the centre as screens, tickets and pages show it.")
     community_name: str = option("", "Name of the territorial community, shown under the centre's name.")
-    timezone: str = option("Europe/Kyiv", "Time zone of the working hours, the day and hourly statistics.", _zone)
+    timezone: str = option("Europe/Kyiv", "Time zone of the working hours, the day and hourly statistics.", time_zone)
     rollover_at: str = option("03:00", "Local time after which the queue starts a new day (numbers restart, "
-                              "windows close, unserved tickets follow `carry_over`).", _clock)
+                              "windows close, unserved tickets follow `carry_over`).", time_of_day)
     carry_over: str = option("expire", "Unserved tickets at day rollover: `expire`, or `carry` (they wait again "
                              "the next day, ahead of new walk-ins).", one_of("expire", "carry"))
     booking_grace_s: float = option(120.0, "A booked visitor checking in later than this after the slot start "
-                                    "joins the walk-in line, seconds.", _not_negative)
+                                    "joins the walk-in line, seconds.", not_negative)
     recalls_before_no_show: int = option(2, "Recalls an operator must make before marking a no-show.",
-                                         _not_negative)
+                                         not_negative)
     rolling_window: int = option(20, "Recent service times per service the wait estimate averages.", positive)
     public_url: str = option("", "Base URL residents' phones reach the queue at, for the ticket status page "
                              "(the kiosk prints it as a QR code). Empty: this node's own address.", http_url)

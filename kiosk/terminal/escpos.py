@@ -17,7 +17,6 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, Callable, Final, Mapping
 
 import numpy as np

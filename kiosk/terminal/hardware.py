@@ -1,5 +1,10 @@
 """The kiosk's ticket printer: ESC/POS over pyserial, status before every job, bounded waits.
 
+One small interface, as gpiozero names its device bases: :class:`TicketPrinter`.
+:class:`EscPosPrinter` is the real one; ``kiosk.terminal.sim_printer.SimulatedTicketPrinter``
+is the simulated one, the same driver writing to a pretend printer on a pty.
+``kiosk.terminal.role`` chooses between them by configuration (``printer = "sim"``).
+
 Any pyserial URL works: a device path, the pty of ``kiosk.terminal.sim_printer``,
 ``socket://host:port`` or ``loop://``. Every wait is bounded: a status query
 waits ``status_timeout`` per byte, a write ``write_timeout``, so a stalled or
@@ -17,7 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import Final, Protocol, runtime_checkable
 
 import serial
 
@@ -113,8 +118,39 @@ class PrintResult:
         return self.outcome is PrintOutcome.PRINTED
 
 
-class TicketPrinter:
-    """One ESC/POS ticket printer behind a pyserial URL.
+@runtime_checkable
+class TicketPrinter(Protocol):
+    """The kiosk's ticket printer: asked before every job, never blocking the event loop.
+
+    It never raises on a silent, unplugged or paperless printer: the answer
+    says so (:class:`PrinterState`, :class:`PrintResult`), and
+    :attr:`last_state` keeps the last status it read.
+    """
+
+    @property
+    def last_state(self) -> PrinterState:
+        """What the printer said in its last status answer (NO_ANSWER before the first)."""
+        ...
+
+    def start(self) -> None:
+        """Get ready to print (in the running loop); the port itself may open on first use."""
+        ...
+
+    async def status_async(self) -> PrinterState:
+        """Ask the printer for its state (DLE EOT)."""
+        ...
+
+    async def print_ticket_async(self, slip: TicketSlip) -> PrintResult:
+        """Print one ticket, after asking whether the printer can."""
+        ...
+
+    def close(self) -> None:
+        """Let go of the port and the worker."""
+        ...
+
+
+class EscPosPrinter:
+    """The real :class:`TicketPrinter`: one ESC/POS ticket printer behind a pyserial URL.
 
     The port opens on first use and is reopened after any port error or timeout,
     so an unplugged and replugged USB printer comes back without a restart.
@@ -172,6 +208,9 @@ class TicketPrinter:
             if not after.can_print:
                 return result(PrintOutcome.UNCONFIRMED, written, after.en)
             return result(PrintOutcome.PRINTED, written)
+
+    def start(self) -> None:
+        """Nothing to do before the first job: the port opens when it is first used."""
 
     def close(self) -> None:
         with self._lock:

@@ -29,6 +29,7 @@ from kiosk.terminal.model import KioskFlow
 from kiosk.terminal.screens import KioskLayout, Panel, render_screen, speech_lines
 from kiosk.speech import PAUSE
 from kiosk.voice import ClipLibrary, Speaker
+from edge.speech import SpeechThread
 from edge.screen import HEADLESS_DRIVERS, save_png
 
 log = logging.getLogger("hromada.kiosk")
@@ -37,45 +38,28 @@ LONG_PRESS_S = 2.0
 CONFIRM_S = 6.0  # in speech mode, a second tap on the same button within this chooses it
 
 
-class KioskVoice(threading.Thread):
-    """Says lists of phrases with espeak-ng clips (cached per phrase), newest request only."""
+class KioskVoice(SpeechThread[list[str]]):
+    """Says lists of phrases with espeak-ng clips (cached per phrase), newest request only (edge.speech)."""
 
     def __init__(self, library: ClipLibrary, speaker: Speaker, wav_dir: Path | None) -> None:
-        super().__init__(name="kiosk-voice", daemon=True)
+        super().__init__("kiosk-voice", newest_only=True)  # only the newest screen is worth saying
         self.library, self.speaker, self.wav_dir = library, speaker, wav_dir
-        self.requests: queue.Queue[list[str] | None] = queue.Queue()
         self.spoken = 0
         self.last_phrases: list[str] = []
         self.last_wav: Path | None = None
-        self.error = ""
 
-    def say(self, phrases: list[str]) -> None:
-        self.requests.put_nowait(phrases)
+    def speak(self, phrases: list[str]) -> None:
+        self.library.ensure([*phrases, PAUSE])
+        stitched = self.library.stitch([t for p in phrases for t in (p, PAUSE)])
+        if self.wav_dir is not None:
+            self.last_wav = stitched.write(self.wav_dir / "last-speech.wav")
+            self.speaker.play(self.last_wav)
+        self.last_phrases, self.spoken = phrases, self.spoken + 1
 
-    def close(self) -> None:
-        self.requests.put_nowait(None)
-
-    def run(self) -> None:
-        while True:
-            phrases = self.requests.get()
-            with contextlib.suppress(queue.Empty):
-                while True:  # only the newest screen is worth saying
-                    phrases = self.requests.get_nowait()
-            if phrases is None:
-                return
-            try:
-                self.library.ensure([*phrases, PAUSE])
-                tokens: list[str] = []
-                for p in phrases:
-                    tokens += [p, PAUSE]
-                stitched = self.library.stitch(tokens)
-                if self.wav_dir is not None:
-                    self.last_wav = stitched.write(self.wav_dir / "last-speech.wav")
-                    self.speaker.play(self.last_wav)
-                self.last_phrases, self.spoken = phrases, self.spoken + 1
-            except Exception as exc:  # a voice that fails must not stop the kiosk
-                self.error = str(exc)
-                log.warning("speech failed: %s", exc)
+    def failed(self, phrases: list[str], exc: Exception) -> None:
+        # A voice that fails must not stop the kiosk.
+        self.error = str(exc)
+        log.warning("speech failed: %s", exc)
 
 
 class KioskScreen(threading.Thread):

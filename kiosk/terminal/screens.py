@@ -24,7 +24,7 @@ from kiosk.terminal.model import GRADES, KioskFlow, PrintStatus, Screen  # noqa:
 from kiosk.terminal.style import (ALERT, BAR, BG, BUTTON, FACE_COLOURS, GAP_MM, GRADE_EN, INK, PRIMARY,  # noqa: E402
                                PRIORITY, SOFT, TARGET_MM, T, tr)
 from kiosk.speech import ticket_words  # noqa: E402
-from voting.display.layout import Canvas, Layout  # noqa: E402
+from edge.draw import Canvas, Layout  # noqa: E402
 
 @dataclass(frozen=True, slots=True)
 class Panel:
@@ -65,7 +65,7 @@ class KioskLayout:
     big_number: str = ""
 
     def find(self, needle: str) -> list[Any]:
-        """The drawn texts containing ``needle`` (:class:`voting.display.layout.TextItem`)."""
+        """The drawn texts containing ``needle`` (:class:`edge.draw.TextItem`)."""
         return self.layout.find(needle)
 
     def text(self) -> str:

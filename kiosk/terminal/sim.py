@@ -12,15 +12,23 @@ import asyncio
 import logging
 import random
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from kiosk.terminal.model import Screen
+from kiosk.terminal.model import KioskFlow, Screen
 from kiosk.terminal.screen import KioskScreen
 
-if TYPE_CHECKING:
-    from kiosk.terminal.service import Kiosk
-
 log = logging.getLogger("hromada.kiosk.sim")
+
+
+class VisitedKiosk(Protocol):
+    """What a simulated visitor needs of a kiosk (``kiosk.terminal.service.Kiosk`` is one)."""
+
+    screen: KioskScreen
+    flow: KioskFlow
+
+    def clock(self) -> float: ...
+
+    def on_action(self, action: str) -> None: ...
 
 
 class TouchInjector:
@@ -70,7 +78,7 @@ class TouchInjector:
         self.release(pos)
 
 
-async def wait_screen(kiosk: Kiosk, screen: Screen | str, timeout: float = 10.0) -> None:
+async def wait_screen(kiosk: VisitedKiosk, screen: Screen | str, timeout: float = 10.0) -> None:
     """Until the screen thread has drawn ``screen`` (and the flow is still on it)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -82,7 +90,7 @@ async def wait_screen(kiosk: Kiosk, screen: Screen | str, timeout: float = 10.0)
         await asyncio.sleep(0.01)
 
 
-async def take_ticket(kiosk: Kiosk, touch: TouchInjector, service: str | None = None,
+async def take_ticket(kiosk: VisitedKiosk, touch: TouchInjector, service: str | None = None,
                       settle_s: float = 0.65) -> str:
     """Walk the screens as a visitor does: take → group → service. Returns the service chosen."""
     from kiosk.terminal.model import DEBOUNCE_S
@@ -104,7 +112,7 @@ async def take_ticket(kiosk: Kiosk, touch: TouchInjector, service: str | None = 
     return chosen
 
 
-async def demo_visitor(kiosk: Kiosk, every_s: float) -> None:
+async def demo_visitor(kiosk: VisitedKiosk, every_s: float) -> None:
     """The demo: a visitor takes a ticket every ``every_s`` seconds, through the screen like anyone."""
     touch = TouchInjector(kiosk.screen)
     while True:

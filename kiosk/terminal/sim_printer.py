@@ -8,6 +8,9 @@ forgets to pin its page comes out as garbage here too), size, emphasis and
 alignment, QR payloads, raster images as bitmaps, one receipt per cut. It
 answers ``DLE EOT`` from a configurable state, or not at all, and can stall
 (stop reading) so that the writer's port fills up and its writes block.
+
+``SimulatedTicketPrinter`` is the simulated :class:`~kiosk.terminal.hardware.TicketPrinter`
+the kiosk prints to with ``printer = "sim"``: the real driver on such a pty.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from typing import Callable, Final, Mapping
 
 import numpy as np
 
-from kiosk.terminal.escpos import Align, Cut, PrinterProfile
+from kiosk.terminal.escpos import Align, Cut, PrinterProfile, TicketSlip
+from kiosk.terminal.hardware import EscPosPrinter, PrinterState, PrintResult
 
 
 class SimState(StrEnum):
@@ -348,7 +352,8 @@ class SimulatedPrinter:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=2)
+        if self._thread.ident is not None:  # started
+            self._thread.join(timeout=2)
         for fd in (self._master, self._slave):
             try:
                 os.close(fd)
@@ -405,3 +410,37 @@ class SimulatedPrinter:
                 self.bytes_received += len(data)
                 self._decoder.feed(data)
                 self._changed.notify_all()
+
+
+class SimulatedTicketPrinter:
+    """The simulated :class:`~kiosk.terminal.hardware.TicketPrinter`: the real driver on a pretend printer.
+
+    Chosen by configuration (``printer = "sim"``). :attr:`device` is the
+    :class:`SimulatedPrinter` on its pty, which the demo and the tests read
+    receipts from, set to another state or stall; everything on the kiosk's
+    side of the pty — encoding, status queries, timeouts — is the real code
+    of :class:`~kiosk.terminal.hardware.EscPosPrinter`.
+    """
+
+    def __init__(self, profile: PrinterProfile, *, baudrate: int = 19200, write_timeout: float = 3.0) -> None:
+        self.device = SimulatedPrinter(profile)
+        self.driver = EscPosPrinter(self.device.path, profile, baudrate=baudrate, write_timeout=write_timeout)
+
+    @property
+    def last_state(self) -> PrinterState:
+        return self.driver.last_state
+
+    def start(self) -> None:
+        self.device.start()
+        self.driver.start()
+
+    async def status_async(self) -> PrinterState:
+        return await self.driver.status_async()
+
+    async def print_ticket_async(self, slip: TicketSlip) -> PrintResult:
+        return await self.driver.print_ticket_async(slip)
+
+    def close(self) -> None:
+        """Close the driver, then stop the pretend printer and close its pty."""
+        self.driver.close()
+        self.device.stop()

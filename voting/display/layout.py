@@ -1,33 +1,26 @@
-"""Drawing primitives of the hall screen: size rules, fonts, colours, text, grid.
+"""The hall screen's own drawing: its size tiers, result colours and symbols, the named roll-call grid.
 
-Everything is measured in fractions of the screen height, so the 1920×1080
-and the 1280×720 screens show the same picture. The size rules (why a
-headline's capital letters are 6 % of the height) are in
-``docs/hall-screen.md``; the tests check every drawn text against them.
+The generic primitives (fonts, the canvas, text that fits) are in
+:mod:`edge.draw`, shared with the ЦНАП screens. Everything is measured in
+fractions of the screen height, so the 1920×1080 and the 1280×720 screens
+show the same picture. The size rules (why a headline's capital letters are
+6 % of the height) are in ``docs/hall-screen.md``; the tests check every
+drawn text against them.
 
-What is drawn is also recorded (:class:`TextItem`, :class:`GridCell`), so a
-test can read the screen the way a person in the hall would.
+What is drawn is also recorded (:class:`~edge.draw.TextItem`, :class:`GridCell`
+in a :class:`HallLayout`), so a test can read the screen the way a person in
+the hall would.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # keep the journal to one line per event
-import pygame  # noqa: E402
+import pygame
 
-from edge.fonts import FONT_DIR  # noqa: E402  (one font family for every screen)
-FACES = {
-    "regular": "DejaVuSans.ttf",
-    "bold": "DejaVuSans-Bold.ttf",
-    # Narrower letters let 120 names fit without shrinking below the rule.
-    "condensed": "DejaVuSansCondensed-Bold.ttf",
-}
+from edge.draw import BG, DIM, FG, Canvas, Layout, ellipsize, font, mix, size_for_cap
 
 # Capital-letter height as a fraction of the screen height (docs/hall-screen.md).
 TIER_A = 0.060  # decisions: outcome, counts, countdown, voted/eligible: 16′ at 15 m
@@ -35,10 +28,7 @@ TIER_B = 0.037  # what is decided: question, rule, state headings: 10′ at 15 m
 TIER_C = 0.016  # names in the grid, labels, footer: 10′ at 6.5 m, and the broadcast
 TIER_EN = 0.012  # English second lines: for guests close by, never the only carrier
 
-BG = (12, 18, 28)
-PANEL = (28, 38, 54)
-FG = (245, 245, 245)
-DIM = (165, 176, 190)
+# The hall's own colours, beside edge.draw's shared palette (BG, PANEL, FG, DIM).
 ACCENT = (40, 100, 185)
 WARN = (215, 120, 20)
 
@@ -72,16 +62,6 @@ OUTCOME_STYLES = {
 
 
 @dataclass(frozen=True, slots=True)
-class TextItem:
-    """A piece of text as drawn: where, how tall its capitals are, what it is for."""
-
-    text: str
-    rect: pygame.Rect
-    cap_px: int
-    role: str
-
-
-@dataclass(frozen=True, slots=True)
 class GridCell:
     """One deputy in the result grid."""
 
@@ -97,151 +77,17 @@ class GridCell:
 
 
 @dataclass(slots=True)
-class Layout:
-    """Everything a frame shows, for tests and for the log."""
+class HallLayout(Layout):
+    """What a hall frame shows: the texts, and the deputies of the result grid."""
 
-    size: tuple[int, int]
-    state: str
-    texts: list[TextItem] = field(default_factory=list)
     cells: list[GridCell] = field(default_factory=list)
 
-    def text(self) -> str:
-        """All drawn text in drawing order, one item per line."""
-        return "\n".join(t.text for t in self.texts)
 
-    def find(self, needle: str) -> list[TextItem]:
-        return [t for t in self.texts if needle in t.text]
+class HallCanvas(Canvas):
+    """A canvas whose record also holds the grid's cells."""
 
-    def by_role(self, role: str) -> list[TextItem]:
-        return [t for t in self.texts if t.role == role]
-
-
-@functools.lru_cache(maxsize=256)
-def font(face: str, size_px: int) -> pygame.font.Font:
-    """A bundled font at a pixel size (cached: opening a TTF costs milliseconds)."""
-    if not pygame.font.get_init():
-        pygame.font.init()
-    return pygame.font.Font(str(FONT_DIR / FACES[face]), max(4, size_px))
-
-
-def cap_height(face: str, size_px: int) -> int:
-    """Height of a capital letter «Н» in pixels, the measure of the size rules."""
-    metrics = font(face, size_px).metrics("Н")[0]
-    return int(metrics[3]) if metrics else size_px * 73 // 100
-
-
-@functools.lru_cache(maxsize=1024)
-def size_for_cap(face: str, cap_px: float) -> int:
-    """The smallest font size whose capitals are at least ``cap_px`` tall."""
-    size = max(4, int(cap_px / 0.73))
-    while cap_height(face, size) < math.ceil(cap_px):
-        size += 1
-    return size
-
-
-def line_height(face: str, cap_px: int) -> int:
-    """The height one line of text takes at this capital height."""
-    return font(face, size_for_cap(face, cap_px)).get_linesize()
-
-
-class Canvas:
-    """A surface plus the record of what was drawn on it."""
-
-    def __init__(self, size: tuple[int, int], state: str) -> None:
-        self.surface = pygame.Surface(size)
-        self.surface.fill(BG)
-        self.layout = Layout(size, state)
-        self.w, self.h = size
-
-    def u(self, percent_of_height: float) -> int:
-        """A length in hundredths of the screen height."""
-        return round(self.h * percent_of_height / 100)
-
-    def cap(self, tier: float, scale: float = 1.0) -> int:
-        return math.ceil(self.h * tier * scale)
-
-    def fill(self, rect: pygame.Rect, colour: tuple[int, int, int]) -> None:
-        self.surface.fill(colour, rect)
-
-    def measure(self, text: str, face: str, cap_px: int) -> tuple[int, int]:
-        return font(face, size_for_cap(face, cap_px)).size(text)
-
-    def fit(self, text: str, face: str, cap_px: int, min_cap_px: int, max_width: int) -> tuple[str, int]:
-        """Shrink from ``cap_px`` towards ``min_cap_px`` until the text fits, then cut it with «…»."""
-        cap = cap_px
-        while cap > min_cap_px and self.measure(text, face, cap)[0] > max_width:
-            cap = max(min_cap_px, int(cap * 0.92))
-        if self.measure(text, face, cap)[0] <= max_width:
-            return text, cap
-        return ellipsize(text, lambda t: self.measure(t, face, cap)[0], max_width), cap
-
-    def text(self, text: str, *, cap_px: int, role: str, x: int, y: int, face: str = "regular",
-             colour: tuple[int, int, int] = FG, anchor: str = "topleft", max_width: int | None = None,
-             min_cap_px: int | None = None) -> TextItem:
-        """Draw one line; ``anchor`` is a pygame.Rect attribute placed at (x, y)."""
-        if max_width is not None:
-            text, cap_px = self.fit(text, face, cap_px, min_cap_px or cap_px, max_width)
-        f = font(face, size_for_cap(face, cap_px))
-        image = f.render(text, True, colour)
-        rect = image.get_rect(**{anchor: (x, y)})
-        self.surface.blit(image, rect)
-        item = TextItem(text, rect, cap_height(face, size_for_cap(face, cap_px)), role)
-        self.layout.texts.append(item)
-        return item
-
-    def paragraph(self, text: str, *, cap_px: int, role: str, x: int, y: int, width: int, max_lines: int,
-                  face: str = "regular", colour: tuple[int, int, int] = FG) -> int:
-        """Draw wrapped text, at most ``max_lines`` (the last one cut with «…»); returns the y below it."""
-        f = font(face, size_for_cap(face, cap_px))
-        for line in wrap(text, lambda t: f.size(t)[0], width, max_lines):
-            if line:
-                self.text(line, cap_px=cap_px, role=role, x=x, y=y, face=face, colour=colour)
-                y += f.get_linesize()
-        return y
-
-    def bar(self, rect: pygame.Rect, fraction: float, colour: tuple[int, int, int],
-            marker: float | None = None) -> None:
-        """A progress bar; ``marker`` draws a line at that fraction (the quorum)."""
-        self.fill(rect, PANEL)
-        done = rect.copy()
-        done.width = round(rect.width * max(0.0, min(1.0, fraction)))
-        self.fill(done, colour)
-        if marker is not None:
-            mx = rect.x + round(rect.width * max(0.0, min(1.0, marker)))
-            self.fill(pygame.Rect(mx - 2, rect.y - rect.height // 3, 4, rect.height * 5 // 3), FG)
-
-
-def ellipsize(text: str, width_of: Callable[[str], int], max_width: int) -> str:
-    """The longest prefix of ``text`` that fits with «…» after it."""
-    if width_of(text) <= max_width:
-        return text
-    lo, hi = 0, len(text)
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if width_of(text[:mid].rstrip() + "…") <= max_width:
-            lo = mid
-        else:
-            hi = mid - 1
-    return text[:lo].rstrip() + "…"
-
-
-def wrap(text: str, width_of: Callable[[str], int], max_width: int, max_lines: int) -> list[str]:
-    """Greedy word wrap into at most ``max_lines``; text left over ends the last line with «…»."""
-    lines: list[str] = []
-    current = ""
-    for word in text.split():
-        candidate = f"{current} {word}".strip()
-        if not current or width_of(candidate) <= max_width:
-            current = candidate
-        else:
-            lines.append(current)
-            current = word
-    if current:
-        lines.append(current)
-    if len(lines) > max_lines:
-        # The next line's text did not fit after this one, so «…» is sure to appear.
-        lines = lines[:max_lines - 1] + [lines[max_lines - 1] + " " + lines[max_lines]]
-    return [ellipsize(line, width_of, max_width) for line in lines] or [""]
+    layout_type = HallLayout
+    layout: HallLayout
 
 
 def short_name(full_name: str) -> str:
@@ -313,7 +159,7 @@ def plan_grid(names: list[str], area: pygame.Rect, min_cap_px: int = 1, max_colu
     return best
 
 
-def draw_grid(canvas: Canvas, roll_call: list[dict[str, Any]], area: pygame.Rect, min_cap_px: int) -> GridPlan:
+def draw_grid(canvas: HallCanvas, roll_call: list[dict[str, Any]], area: pygame.Rect, min_cap_px: int) -> GridPlan:
     """The named grid: every deputy with a coloured, symbol-marked square and the name."""
     entries = [(str(e.get("id", "")), str(e.get("name", "")), str(e.get("result", ""))) for e in roll_call]
     plan = plan_grid([short_name(name) for _, name, _ in entries], area, min_cap_px)
@@ -325,7 +171,7 @@ def draw_grid(canvas: Canvas, roll_call: list[dict[str, Any]], area: pygame.Rect
                            plan.cell_w, plan.cell_h)
         style = RESULT_STYLES.get(result, UNKNOWN_STYLE)
         swatch = pygame.Rect(rect.x, rect.y, rect.height, rect.height)
-        canvas.fill(rect, _mix(style.fill, BG, 0.22))
+        canvas.fill(rect, mix(style.fill, BG, 0.22))
         canvas.fill(swatch, style.fill)
         symbol_cap = max(1, int(rect.height * 0.55))
         sym = font("bold", size_for_cap("bold", symbol_cap)).render(style.symbol, True, style.ink)
@@ -340,7 +186,7 @@ def draw_grid(canvas: Canvas, roll_call: list[dict[str, Any]], area: pygame.Rect
     return plan
 
 
-def _fitting_name(canvas: Canvas, name: str, cap_px: int, room: int) -> str:
+def _fitting_name(canvas: HallCanvas, name: str, cap_px: int, room: int) -> str:
     """The fullest form of the name that fits; a very long surname is cut, its initials kept."""
     def width(text: str) -> int:
         return canvas.measure(text, "condensed", cap_px)[0]
@@ -353,10 +199,6 @@ def _fitting_name(canvas: Canvas, name: str, cap_px: int, room: int) -> str:
         cut = ellipsize(surname + "⁠" * 0, lambda t: width(f"{t} {initials}"), room)
         return f"{cut} {initials}"
     return ellipsize(surname, width, room)
-
-
-def _mix(a: tuple[int, int, int], b: tuple[int, int, int], share_a: float) -> tuple[int, int, int]:
-    return tuple(round(x * share_a + y * (1 - share_a)) for x, y in zip(a, b))  # type: ignore[return-value]
 
 
 def result_style(result: str) -> ResultStyle:

@@ -3,7 +3,7 @@
 :func:`render_frame` is the whole screen as a pure function of the hall's
 snapshot (``voting.protocol``), the size, whether the hall is reachable and
 the clock text, so every state can be drawn and checked without a hall. It
-returns the picture and a :class:`~voting.display.layout.Layout` that names
+returns the picture and a :class:`~voting.display.layout.HallLayout` that names
 what was drawn where. :mod:`voting.display.service` is the role that feeds it.
 
 Ukrainian first, English second and smaller. Sizes follow the rules in
@@ -20,11 +20,13 @@ from typing import Any
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # keep the journal to one line per event
 import pygame  # noqa: E402
 
+from edge.uk import plural
 from edge.screen import save_png  # noqa: E402  (the screens' one PNG writer, re-exported)
 
+from edge.draw import BG, DIM, FG, PANEL, line_height  # noqa: E402
 from voting.display.layout import (  # noqa: E402
-    ACCENT, BG, DIM, FG, OUTCOME_STYLES, PANEL, RESULT_ORDER, RESULT_STYLES, TIER_A, TIER_B, TIER_C, TIER_EN,
-    WARN, Canvas, Layout, draw_grid, line_height, result_style,
+    ACCENT, OUTCOME_STYLES, RESULT_ORDER, RESULT_STYLES, TIER_A, TIER_B, TIER_C, TIER_EN, WARN, HallCanvas,
+    HallLayout, draw_grid, result_style,
 )
 
 STATES = ("waiting", "registration", "vote_open", "result", "cancelled")
@@ -42,7 +44,7 @@ class Frame:
     """A drawn screen: the picture and the record of what is on it."""
 
     surface: pygame.Surface
-    layout: Layout
+    layout: HallLayout
 
 
 def screen_state(snapshot: dict[str, Any] | None, connected: bool) -> str:
@@ -62,7 +64,7 @@ def render_frame(snapshot: dict[str, Any] | None, size: tuple[int, int], connect
                  now: datetime | None = None) -> Frame:
     """Draw the screen. ``now`` is the hall's clock now (for the countdown); by default the snapshot's ``at``."""
     state = screen_state(snapshot, connected)
-    canvas = Canvas(size, state)
+    canvas = HallCanvas(size, state)
     snap = snapshot or {}
     body = _BODIES[state]
     body(canvas, snap, now)
@@ -79,7 +81,7 @@ def render(snapshot: dict[str, Any] | None, size: tuple[int, int], connected: bo
 # --- pieces every state shares ---------------------------------------------------
 
 
-def _band(canvas: Canvas, colour: tuple[int, int, int], heading: str, english: str) -> pygame.Rect:
+def _band(canvas: HallCanvas, colour: tuple[int, int, int], heading: str, english: str) -> pygame.Rect:
     """The coloured strip on top that says, in words, what is going on."""
     band = pygame.Rect(0, 0, canvas.w, canvas.u(11))
     canvas.fill(band, colour)
@@ -90,7 +92,7 @@ def _band(canvas: Canvas, colour: tuple[int, int, int], heading: str, english: s
     return band
 
 
-def _footer(canvas: Canvas, snap: dict[str, Any], now_text: str, connected: bool) -> None:
+def _footer(canvas: HallCanvas, snap: dict[str, Any], now_text: str, connected: bool) -> None:
     top = canvas.u(95.5)
     canvas.fill(pygame.Rect(0, top, canvas.w, canvas.h - top), PANEL)
     pad = canvas.u(2.5)
@@ -121,15 +123,6 @@ def _session_text(snap: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def plural(n: int, one: str, few: str, many: str) -> str:
-    """Ukrainian plural: 1 голос, 2 голоси, 5 голосів, 21 голос."""
-    if n % 10 == 1 and n % 100 != 11:
-        return one
-    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-        return few
-    return many
-
-
 def _int(value: Any) -> int:
     try:
         return int(value)
@@ -145,7 +138,7 @@ def _question_heading(item: dict[str, Any]) -> str:
 # --- the states ----------------------------------------------------------------
 
 
-def _attendance(canvas: Canvas, snap: dict[str, Any], y: int, with_bar: bool) -> None:
+def _attendance(canvas: HallCanvas, snap: dict[str, Any], y: int, with_bar: bool) -> None:
     """Registered of total composition, and the quorum: the same in waiting and registration."""
     mid = canvas.w // 2
     registered, total = _int(snap.get("registered")), _int(snap.get("total_composition"))
@@ -173,7 +166,7 @@ def _attendance(canvas: Canvas, snap: dict[str, Any], y: int, with_bar: bool) ->
                 anchor="midtop", colour=DIM)
 
 
-def _waiting(canvas: Canvas, snap: dict[str, Any], now: datetime | None) -> None:
+def _waiting(canvas: HallCanvas, snap: dict[str, Any], now: datetime | None) -> None:
     _band(canvas, PANEL, "Пленарне засідання", "Plenary sitting")
     mid, width = canvas.w // 2, canvas.w - canvas.u(10)
     canvas.text(str(snap.get("council") or ""), cap_px=canvas.cap(TIER_B, 1.2), min_cap_px=canvas.cap(TIER_B),
@@ -184,14 +177,14 @@ def _waiting(canvas: Canvas, snap: dict[str, Any], now: datetime | None) -> None
     _attendance(canvas, snap, canvas.u(33), with_bar=False)
 
 
-def _registration(canvas: Canvas, snap: dict[str, Any], now: datetime | None) -> None:
+def _registration(canvas: HallCanvas, snap: dict[str, Any], now: datetime | None) -> None:
     _band(canvas, ACCENT, "Реєстрація депутатів", "Registration of deputies")
     canvas.text(str(snap.get("council") or ""), cap_px=canvas.cap(TIER_B), role="council", x=canvas.w // 2,
                 y=canvas.u(14), anchor="midtop", colour=DIM, max_width=canvas.w - canvas.u(10))
     _attendance(canvas, snap, canvas.u(22), with_bar=True)
 
 
-def _vote_open(canvas: Canvas, snap: dict[str, Any], now: datetime | None) -> None:
+def _vote_open(canvas: HallCanvas, snap: dict[str, Any], now: datetime | None) -> None:
     vote = snap.get("vote") or {}
     band = _band(canvas, ACCENT, "Голосування триває", "Voting in progress")
     left = _seconds_left(vote, snap.get("at"), now)
@@ -238,7 +231,7 @@ def _vote_open(canvas: Canvas, snap: dict[str, Any], now: datetime | None) -> No
                     y=note.rect.bottom, colour=DIM)
 
 
-def _result(canvas: Canvas, snap: dict[str, Any], now: datetime | None) -> None:
+def _result(canvas: HallCanvas, snap: dict[str, Any], now: datetime | None) -> None:
     result = snap.get("result") or {}
     pad = canvas.u(1)
     word, english, colour = OUTCOME_STYLES.get(str(result.get("outcome")), ("?", "Unknown", PANEL))
@@ -267,7 +260,7 @@ def _result(canvas: Canvas, snap: dict[str, Any], now: datetime | None) -> None:
         draw_grid(canvas, roll_call, area, canvas.cap(TIER_C))
 
 
-def _cancelled(canvas: Canvas, snap: dict[str, Any], now: datetime | None) -> None:
+def _cancelled(canvas: HallCanvas, snap: dict[str, Any], now: datetime | None) -> None:
     cancelled = snap.get("cancelled") or {}
     _band(canvas, WARN, "Голосування скасовано", "Vote cancelled")
     pad, width = canvas.u(2.5), canvas.w - canvas.u(5)
@@ -283,7 +276,7 @@ def _cancelled(canvas: Canvas, snap: dict[str, Any], now: datetime | None) -> No
                 x=pad, y=note.rect.bottom, colour=DIM)
 
 
-def _disconnected(canvas: Canvas, snap: dict[str, Any], now: datetime | None) -> None:
+def _disconnected(canvas: HallCanvas, snap: dict[str, Any], now: datetime | None) -> None:
     canvas.fill(pygame.Rect(0, canvas.u(22), canvas.w, canvas.u(40)), LINK_LOST)
     mid, width = canvas.w // 2, canvas.w - canvas.u(6)
     canvas.text(LINK_LOST_TEXT, cap_px=canvas.cap(TIER_A, 1.2), min_cap_px=canvas.cap(TIER_A),
@@ -298,7 +291,7 @@ def _disconnected(canvas: Canvas, snap: dict[str, Any], now: datetime | None) ->
                 x=mid, y=canvas.u(75), anchor="midtop", colour=DIM)
 
 
-def _no_data(canvas: Canvas, snap: dict[str, Any], now: datetime | None) -> None:
+def _no_data(canvas: HallCanvas, snap: dict[str, Any], now: datetime | None) -> None:
     _band(canvas, PANEL, "Очікування даних від залу", "Waiting for data from the hall")
 
 
@@ -309,13 +302,13 @@ _BODIES = {"waiting": _waiting, "registration": _registration, "vote_open": _vot
 # --- helpers ----------------------------------------------------------------------
 
 
-def count_boxes_height(canvas: Canvas) -> int:
+def count_boxes_height(canvas: HallCanvas) -> int:
     """Height of a row of count boxes: a margin, the number, the word, the English word, a margin."""
     lines = [("bold", canvas.cap(TIER_A)), ("condensed", canvas.cap(TIER_C, 1.3)), ("regular", canvas.cap(TIER_EN))]
     return 2 * canvas.u(0.8) + sum(line_height(face, cap) for face, cap in lines)
 
 
-def _count_boxes(canvas: Canvas, counts: dict[str, Any], keys: tuple[str, ...], area: pygame.Rect) -> None:
+def _count_boxes(canvas: HallCanvas, counts: dict[str, Any], keys: tuple[str, ...], area: pygame.Rect) -> None:
     """One coloured box per outcome: the number big, the word with its symbol under it."""
     gap = canvas.u(0.8)
     box_w = (area.width - gap * (len(keys) - 1)) // len(keys)

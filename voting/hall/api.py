@@ -84,7 +84,7 @@ class HallRole:
         self._tasks: list[asyncio.Task[Any]] = []
         m = ctx.metrics
         self.m_ballots = m.counter("hromada_hall_ballots_total", "Ballots committed.")
-        self.m_refused = m.counter("hromada_hall_refusals_total", "Console messages refused, by code.")
+        self.m_refused = m.counter("hromada_hall_refusals_total", "Console messages refused, by code.", ["code"])
         service.listeners.append(self._dirty.set)
         r = ctx.app.router
         r.add_get(protocol.CONSOLE_PATH, self.console_ws)
@@ -264,7 +264,7 @@ class HallRole:
 
     async def _refuse(self, link: ConsoleLink, msg_id: str, seat: str, refusal: Refusal) -> None:
         code = str(refusal.code)
-        self.m_refused.inc(code=code)
+        self.m_refused.labels(code=code).inc()
         log.info("refused console %s seat %s: %s", link.name, seat, code)
         with contextlib.suppress(Exception):
             await link.conn.send({"type": "refused", "id": msg_id, "seat": seat, **refusal.to_dict()})

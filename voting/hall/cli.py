@@ -46,7 +46,7 @@ def cmd_voting(args: argparse.Namespace) -> int:
     if not db_path.exists():
         print(f"hromada: {db_path}: no hall database here", file=sys.stderr)
         return 1
-    result = journal.verify(connect(db_path).conn)
+    result = journal.verify(connect(db_path))
     if result.ok:
         print(f"Журнал цілісний: {result.rows} записів / audit log intact: {result.rows} rows")
         return 0

@@ -103,7 +103,7 @@ class OpenData:
             if not m:
                 raise error(404, "not_found", "sitting must be <convocation>-<session>")
             sitting = (int(m.group(1)), int(m.group(2)))
-        motions, votings = await self.hub.store.run(lambda db: _select(db.conn, day, sitting))
+        motions, votings = await self.hub.store.run(lambda db: _select(db, day, sitting))
         if not motions:
             raise error(404, "not_found", "Немає результатів за цю дату / no results for this date")
         return motions, votings
@@ -121,7 +121,7 @@ class OpenData:
         return json_response({"motions": motions, "votings": votings})
 
     async def index(self, request: web.Request) -> web.Response:
-        rows = await self.hub.store.run(lambda db: db.conn.execute(
+        rows = await self.hub.store.run(lambda db: db.execute(
             "SELECT date, convocation, session, count(*) FROM opendata_motions GROUP BY date, convocation, session"
             " ORDER BY date DESC, convocation, session").fetchall())
         items = [{"date": d, "convocation": c, "session": s, "motions": n,

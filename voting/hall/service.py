@@ -75,8 +75,7 @@ class HallService:
         await self.load_durations()
 
     async def _load(self) -> None:
-        def read(db: Any) -> tuple[list[dict[str, Any]], str, bool, list[dict[str, Any]]]:
-            conn = db.conn
+        def read(conn: Any) -> tuple[list[dict[str, Any]], str, bool, list[dict[str, Any]]]:
             return (journal.current_sitting(conn), journal.last_hash(conn),
                     journal.get_kv(conn, "registration_open", True), journal.get_kv(conn, "agenda", []))
         events, self._hash, self.registration_open, self.agenda = await self.ctx.store.run(read)
@@ -305,7 +304,7 @@ class HallService:
 
     async def load_durations(self) -> None:
         def read(db: Any) -> dict[str, float]:
-            rows = db.conn.execute("SELECT key, value FROM hall_kv WHERE key LIKE 'duration:%'").fetchall()
+            rows = db.execute("SELECT key, value FROM hall_kv WHERE key LIKE 'duration:%'").fetchall()
             return {k.split(":", 1)[1]: float(v) for k, v in rows}
         self._durations.update(await self.ctx.store.run(read))
         self._schedule_close()
