@@ -12,7 +12,6 @@ down is judged against its old view, not learned as the new normal.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
 import time
@@ -27,6 +26,7 @@ from cameras.supervisor import CameraSupervisor
 from cameras.verdict import Change, TEXTS
 from edge.node import RoleContext
 from edge.outbox import Priority, enqueue
+from edge.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from cameras.scenario import DemoScenario
@@ -120,11 +120,7 @@ class CameraRelay:
         log.info("camera relay: %d cameras: %s", len(sources), ", ".join(f"{s.id} ({s.public_url})" for s in sources))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
         await asyncio.gather(*(s.stop() for s in self.supervisors.values()), return_exceptions=True)
         for monitor in self.monitors.values():
             monitor.stream.close()

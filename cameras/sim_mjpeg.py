@@ -31,6 +31,7 @@ import numpy as np
 from aiohttp import web
 
 from cameras import scenes
+from edge.web import error
 
 MODES = ("normal", "black", "frozen", "blurred", "moved", "stalled", "dead")
 #: Distinct frames per picture; prime, so a relay sampling every N-th frame never sees a loop.
@@ -109,7 +110,8 @@ class MjpegCamera:
     async def set_mode(self, request: web.Request) -> web.Response:
         mode = request.match_info["mode"]
         if mode not in MODES:
-            return web.json_response({"error": f"mode must be one of {', '.join(MODES)}"}, status=400)
+            raise error(400, "bad_mode", f"Режим має бути одним із: {', '.join(MODES)}",
+                        message_en=f"mode must be one of {', '.join(MODES)}")
         await self.switch(mode)
         return web.json_response({"mode": self.mode})
 

@@ -27,6 +27,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import gi
 
@@ -35,6 +36,7 @@ gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
 from cameras.annexb import split_access_units  # noqa: E402
+from edge.errors import Refusal  # noqa: E402
 
 PICTURES = ("normal", "black", "frozen", "blurred", "moved")
 MODES = (*PICTURES, "stalled", "dead")
@@ -130,14 +132,16 @@ def control_server(camera: Camera, port: int) -> ThreadingHTTPServer:
         def _mode(self) -> None:
             mode = self.path.rstrip("/").rsplit("/", 1)[-1]
             if not self.path.startswith("/mode/") or mode not in MODES:
-                self._answer(400, {"error": f"mode must be one of {', '.join(MODES)}"})
+                refusal = Refusal("bad_mode", f"Режим має бути одним із: {', '.join(MODES)}",
+                                  f"mode must be one of {', '.join(MODES)}")
+                self._answer(400, {"error": refusal.to_dict()})
                 return
             GLib.idle_add(camera.switch, mode)
             self._answer(200, {"mode": mode})
 
         do_GET = do_POST = _mode
 
-        def _answer(self, status: int, body: dict[str, str]) -> None:
+        def _answer(self, status: int, body: dict[str, Any]) -> None:
             data = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

@@ -20,6 +20,7 @@ import sys
 import time
 from typing import Any, Protocol
 
+from edge.tasks import cancel_and_wait
 from cameras import ipc
 from cameras.reconnect import WorkerState, watchdog_deadline
 from cameras.settings import CameraSettings, CameraSource, redact
@@ -73,10 +74,7 @@ class CameraSupervisor:
 
     async def stop(self) -> None:
         self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        await cancel_and_wait([self._task])
         await self._kill()
 
     def set_flags(self, *, relay: bool | None = None, preview: bool | None = None) -> None:

@@ -14,7 +14,6 @@ pymodbus is pinned: its API changed within 3.x (``slave=`` became ``device_id=``
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
 import time
@@ -24,6 +23,7 @@ from typing import Any, Callable, Sequence
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException, ModbusIOException
 
+from edge.tasks import cancel_and_wait
 from power.policy import StartGenerator, StopGenerator
 from power.status import CommsConfig, CommsHealth, CommsState, UpsEvent
 
@@ -273,8 +273,5 @@ class DseController:
                 "controller_starts": None if r is None else r.starts}
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait([self._task])
         self.client.close()

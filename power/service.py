@@ -30,6 +30,7 @@ from power.policy import (Action, ClearAlarm, Command, ConnectLoad, Counters, Di
 from power.records import AlertBook, Batch
 from power.settings import PowerConfig
 from edge.shutdown import ShutdownRunner
+from edge.tasks import cancel_and_wait
 from power.status import CommsState, UpsEvent
 from power.ups import numbers
 
@@ -110,10 +111,7 @@ class PowerService:
         self._tasks.append(asyncio.create_task(self._sampler(), name="power-history"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
         if self.state is not None and self.state.counters != self._saved:
             batch = Batch(counters=self.state.counters)
             with contextlib.suppress(Exception):

@@ -16,6 +16,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from edge.outbox import Priority, enqueue
+from edge.tasks import cancel_and_wait
 from kiosk.queue import records as journal
 from kiosk.queue import report
 from kiosk.errors import QueueError
@@ -47,10 +48,7 @@ class QueueCalendar:
         self._tasks.append(asyncio.create_task(self._hourly_loop(), name="queue-hourly"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
 
     def _local_now(self) -> datetime:
         return self.service.clock().astimezone(self.service.config.timezone)

@@ -22,6 +22,7 @@ from edge.live import LiveFeed
 from edge.peers import NonceCache, PeerConnection, accept_peer, roster_lookup
 from kiosk import protocol
 from edge.errors import Refusal
+from edge.tasks import cancel_and_wait
 from kiosk.errors import ServiceRefusal
 from kiosk.queue.service import QueueService
 from kiosk.queue.views import board, estimate_view, menu, ticket_view
@@ -140,10 +141,7 @@ class QueueLinks:
         self._task = asyncio.create_task(self._broadcaster(), name="queue-broadcast")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait([self._task])
         await self.live.close()
         for ws in [*(c.ws for c in self.kiosks.values()), *(c.ws for c in self.screens.values())]:
             with contextlib.suppress(Exception):

@@ -10,13 +10,13 @@ operator page sends. Time is compressed: a service takes seconds.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import uuid
 from datetime import timedelta
 from typing import Any
 
+from edge.tasks import cancel_and_wait
 from kiosk.errors import QueueError, ServiceRefusal
 from kiosk.queue.links import KioskDesk
 from kiosk.queue.service import QueueService
@@ -47,11 +47,7 @@ class DemoDay:
         self._tasks.append(asyncio.create_task(self._run(), name="queue-demo"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
 
     async def _run(self) -> None:
         await asyncio.sleep(1.0)

@@ -18,7 +18,6 @@ is failed too, and the decided queue is rebuilt from the mirror.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import sqlite3
@@ -28,6 +27,7 @@ from typing import Any, Callable, TypeVar
 
 from edge.node import RoleContext
 from edge.outbox import Priority, enqueue
+from edge.tasks import cancel_and_wait
 from kiosk.queue import events as ev
 from kiosk.queue import records as journal
 from kiosk.queue import report
@@ -98,10 +98,7 @@ class QueueService:
         await self._load()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
 
     async def _load(self) -> None:
         snapshot, stored = await self.ctx.store.run(lambda db: journal.load(db))

@@ -16,7 +16,6 @@ number is shown large, the visitor is told, and technicians get an alert.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from datetime import datetime
@@ -26,6 +25,7 @@ from typing import Any, Awaitable, Callable
 from edge.identity import Identity
 from edge.outbox import Priority
 from edge.peers import KeyLookup, PeerClient
+from edge.tasks import cancel_and_wait
 from kiosk.terminal.escpos import PROFILES, TicketSlip
 from kiosk.terminal.model import KioskFlow, Screen
 from kiosk.terminal.screen import KioskScreen, KioskVoice
@@ -100,11 +100,7 @@ class Kiosk:
             self._tasks.append(asyncio.create_task(self.scenario(self)))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
         self.screen.close()
         if self.voice is not None:
             self.voice.close()

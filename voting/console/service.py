@@ -24,6 +24,7 @@ from typing import Any, Callable
 from edge.discovery import NODE_SERVICE, Peer
 from edge.node import RoleContext
 from edge.peers import PeerClient, roster_lookup
+from edge.tasks import cancel_and_wait
 from edge.timeutil import iso_utc, uuid7
 from voting.console.hardware import (ATTENTION, DARK, HALL_LOST, REFUSED, REGISTERED, CardReader, LightPattern,
                                      Press, SeatDevices)
@@ -108,9 +109,7 @@ class ConsoleRole:
     async def stop(self) -> None:
         if self.scenario is not None:
             self.scenario.stop()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(list(self._tasks))
         for reader in self.readers.values():
             await reader.stop()
         self.close_devices()

@@ -33,6 +33,7 @@ from edge.errors import Refusal
 from edge.live import LiveFeed, staff_token
 from edge.outbox import Priority
 from edge.peers import NonceCache, PeerConnection, accept_peer, roster_lookup
+from edge.tasks import cancel_and_wait
 from edge.web import error, json_response, parse_json, read_body
 from voting import protocol
 from voting.hall.model import Question
@@ -111,10 +112,7 @@ class HallRole:
             self._tasks.append(asyncio.create_task(self.scenario(self.service), name="hall-demo"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
         await self.live.close()
         sockets = [*(link.conn.ws for link in self.consoles.values()), *(conn.ws for conn in self.screens.values())]
         for ws in sockets:

@@ -20,6 +20,7 @@ from typing import Any, Callable
 from edge import errors
 from edge.node import RoleContext
 from edge.outbox import Priority, enqueue
+from edge.tasks import cancel_and_wait
 from voting.hall import records as journal
 from voting.hall.council_file import CouncilFile
 from voting.hall.events import event_from_dict, event_to_dict
@@ -90,10 +91,7 @@ class HallService:
     async def stop(self) -> None:
         if self._closer is not None:
             self._closer.cancel()
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
 
     def health(self) -> dict[str, Any]:
         s = self.committed
