@@ -56,7 +56,7 @@ async def enroll_clients(tmp: Path, hub_state: Path, url: str, n: int) -> list[H
         state = tmp / f"sim{i}"
         cfg = parse_node_config({"node": {"name": f"sim-{i}", "site": "bench", "roles": ["power"],
                                           "state_dir": str(state)},
-                                 "hub": {"url": url, "enrollment_code": make_code(hub_state, site="bench")}})
+                                 "hub": {"url": url, "enrollment_code": make_code(hub_state, site="bench", role="power")}})
         store = await Store.open(state / "node.sqlite", {"hubclient": hubclient.MIGRATIONS}, synchronous="NORMAL")
         client = HubClient(cfg, Identity.load_or_create(state), store, None, lambda: 1)
         await client.load_state()
@@ -111,7 +111,7 @@ def time_to_registry(tmp: Path, hub_state: Path, url: str, runs: int, mdns: bool
         name = f"start-{'m' if mdns else 'u'}{i}"
         cfg = tmp / f"{name}.toml"
         cfg.write_text(node_toml(tmp / name, name, ["power"], "" if mdns else url,
-                                 make_code(hub_state, site="bench"), discovery=mdns, site="bench"))
+                                 make_code(hub_state, site="bench", role="power"), discovery=mdns, site="bench"))
         t0 = time.perf_counter()
         p = subprocess.Popen([sys.executable, "-m", "edge.cli", "node", "--config", str(cfg)], cwd=ROOT,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

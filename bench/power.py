@@ -65,7 +65,7 @@ async def mains_to_hub(tmp: Path, rounds: int, hold_s: float) -> tuple[list[floa
     hub = HubFixture(tmp)
     await hub.start()
     settings = f"[roles.power]\nnut_server = false\n[roles.power.mains]\npin = 17\nhold_s = {hold_s}\n"
-    (tmp / "power.toml").write_text(node_toml(tmp / "power", "power", ["power"], hub.url, hub.code(), extra=settings))
+    (tmp / "power.toml").write_text(node_toml(tmp / "power", "power", ["power"], hub.url, hub.code(role="power"), extra=settings))
     node = Node(load_node_config(tmp / "power.toml"))
     await node.start()
     latencies: list[float] = []

@@ -79,6 +79,7 @@ def extend(hub: Any) -> None:
     pages = CameraPages(hub)
     hub.install(HubExtension(
         name="camera",
+        senders={"camera.": ("camera",)},
         sections=[Section("cameras", "Камери", "Cameras", "cameras", ("cameras", "hubside.js"), order=20,
                           kinds=("camera",))],
         dashboard_routes=[

@@ -49,6 +49,10 @@ def cmd_hub_token(config: HubConfig, args: argparse.Namespace) -> int:
     from edge.hub import registry
     from edge.store import transaction
 
+    why = registry.check_token_roles(args.role)
+    if why is not None:
+        print(f"Неправильні ролі / wrong roles: {why}", file=sys.stderr)
+        return 2
     db = _hub_db(config)
     ttl = args.ttl if args.ttl is not None else config.hub.token_ttl_s
     with transaction(db) as conn:
@@ -62,7 +66,7 @@ def cmd_hub_token(config: HubConfig, args: argparse.Namespace) -> int:
     print()
     print(f"    {code}")
     print()
-    print(f"Майданчик / site: {args.site}   роль / role: {args.role}   "
+    print(f"Майданчик / site: {args.site}   ролі / roles: {args.role}   "
           f"{'схвалено наперед / pre-approved' if args.pre_approve else 'потребує схвалення / needs approval'}")
     qr = _qr_text(str(code))
     if qr:
@@ -204,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     hub_sub.add_parser("run", parents=[common], help="run the hub (the default)")
     tok = hub_sub.add_parser("token", parents=[common], help="make a one-time enrollment code")
     tok.add_argument("--site", required=True)
-    tok.add_argument("--role", required=True, help="the role the node must run, or * for any")
+    tok.add_argument("--role", required=True, help="the roles the node will run, exactly, comma separated (e.g. queue,queue-display)")
     tok.add_argument("--ttl", type=float, default=None, help="seconds the code stays valid")
     tok.add_argument("--pre-approve", action="store_true", help="the node is approved as soon as it enrolls")
     tok.add_argument("--note", default="")

@@ -101,7 +101,7 @@ class Demo:
         self.nodes += list(PLAIN_NODES)
         for node in self.nodes:
             with transaction(db) as conn:
-                code, _ = registry.make_token(conn, fingerprint, node.site, node.roles[0], 3600, pre_approved=True,
+                code, _ = registry.make_token(conn, fingerprint, node.site, ",".join(node.roles), 3600, pre_approved=True,
                                               note="demo", actor="demo")
             (self.state / f"{node.name}.toml").write_text(
                 "[node]\n"

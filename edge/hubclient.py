@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import random
 import shutil
@@ -22,15 +23,18 @@ from typing import Any, Awaitable, Callable
 
 import aiohttp
 
-from edge import __version__
+from edge import __version__, outbox
 from edge.config import NodeConfig
 from edge.discovery import HUB_SERVICE, Discovery, Peer
 from edge.hub.registry import EnrollmentCode, enrollment_proof
-from edge.identity import H_NONCE, Identity, SignatureError, check_response, fingerprint, b64d, open_sealed
+from edge.identity import H_NONCE, Identity, SignatureError, check_response, fingerprint, b64d, open_sealed, seal
 from edge.outbox import Delivery, RetryLater
 from edge.store import Store
 
 log = logging.getLogger("hromada.hubclient")
+
+# A hub command older or newer than this (by the hub's clock) is refused.
+COMMAND_TTL_S = 120.0
 
 MIGRATIONS = [
     """
@@ -82,8 +86,10 @@ class HubClient:
         self.connected = asyncio.Event()
         self.approved = asyncio.Event()
         self.command_handlers: dict[str, CommandHandler] = {"ping": self._ping}
+        self._seen_commands: dict[str, float] = {}  # command id -> when run (monotonic): replays are refused
         self.roster_listeners: list[RosterListener] = []
         self.on_hub_back: list[Callable[[], None]] = []
+        self.on_enqueued: Callable[[], None] = lambda: None  # the outbox's wake, when this writes to it
         self.roles_health: Callable[[], dict[str, Any]] = dict
         self._session: aiohttp.ClientSession | None = None
         self._started = time.monotonic()
@@ -395,11 +401,29 @@ class HubClient:
             if isinstance(hub_time, (int, float)):
                 self.clock_offset_s = float(hub_time) - time.time()
         elif kind == "command":
-            if abs(float(message.get("ts", 0)) - time.time() - (self.clock_offset_s or 0)) > 120:
-                log.error("refusing a stale hub command %s", message.get("name"))
+            name, cmd_id = str(message.get("name"))[:64], str(message.get("id"))[:64]
+            reply: dict[str, Any] = {"type": "reply", "id": cmd_id}
+            ts = message.get("ts")
+            if not isinstance(ts, (int, float)) or not math.isfinite(ts) \
+                    or abs(float(ts) - time.time() - (self.clock_offset_s or 0)) > COMMAND_TTL_S:
+                log.error("refusing a stale hub command %s", name)
                 return
-            handler = self.command_handlers.get(str(message.get("name")))
-            reply: dict[str, Any] = {"type": "reply", "id": message.get("id")}
+            refused = None
+            if message.get("to") != self.identity.id:
+                refused = ("command_wrong_target", f"команда «{name}» адресована іншому вузлу",
+                           f"command {name!r} is addressed to another node")
+            elif cmd_id in self._seen_commands:
+                refused = ("command_replayed", f"команду «{name}» вже виконано (повтор)",
+                           f"command {name!r} was already run (a replay)")
+            if refused is not None:
+                log.error("refusing hub command %s (%s): %s", name, cmd_id, refused[2])
+                await self._report_refused_command(name, *refused)
+                return
+            self._seen_commands[cmd_id] = time.monotonic()
+            for old_id, seen in list(self._seen_commands.items()):
+                if time.monotonic() - seen > 3 * COMMAND_TTL_S:
+                    del self._seen_commands[old_id]
+            handler = self.command_handlers.get(name)
             if handler is None:
                 reply.update(ok=False, error=f"unknown command {message.get('name')!r}")
             else:
@@ -407,7 +431,15 @@ class HubClient:
                     reply.update(ok=True, result=await handler(message.get("args") or {}))
                 except Exception as exc:
                     reply.update(ok=False, error=str(exc))
-            await ws.send_str(json.dumps(reply, ensure_ascii=False))
+            await ws.send_str(seal(self.identity, reply))
+
+    async def _report_refused_command(self, name: str, code: str, uk: str, en: str) -> None:
+        """A command refused by its would-be target is a security event: an alert through the outbox."""
+        payload = {"key": f"security.{code}", "state": "raised", "severity": "critical",
+                   "message": f"Вузол відхилив команду від хаба: {uk}. Можливе перехоплення зв'язку.",
+                   "message_en": f"The node refused a hub command: {en}. The link may be intercepted."}
+        await self.store.write(lambda conn: outbox.enqueue(conn, "alert", payload, outbox.Priority.CRITICAL))
+        self.on_enqueued()
 
     async def _ping(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"pong": True, "node_id": self.identity.id, "echo": args.get("echo")}

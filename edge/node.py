@@ -111,6 +111,7 @@ class Node:
         self.hub = HubClient(cfg, self.identity, self.store, self.discovery, lambda: self.server.port,
                              lambda: self.outbox.stats.pending if self.outbox else 0)
         self.hub.on_hub_back.append(self.outbox.hub_is_back)
+        self.hub.on_enqueued = self.outbox.wake
         # Every node obeys the hub's signed "shutdown" (a power plan's step); a role may take it over.
         self.shutdown = ShutdownRunner(cfg.node.shutdown_command)
         self.hub.command_handlers["shutdown"] = self.shutdown.handle

@@ -177,6 +177,7 @@ def extend(hub: Any) -> None:
         name="power",
         migrations={"power-shutdowns": MIGRATIONS},
         ingest={"power.shutdown": dispatcher.store},
+        senders={"power.": ("power",)},
         sections=[Section("power", "Живлення", "Power", "view", ("power", "hubside.js"), order=10,
                           kinds=("power.",))],
         dashboard_routes=[DashRoute("GET", "/api/v1/dash/power", "view", page_data)],

@@ -119,7 +119,7 @@ def _toml(value: Any) -> str:
     return repr(value)
 
 
-def make_code(hub_state: Path, site: str = "rada", role: str = "*", pre_approved: bool = True,
+def make_code(hub_state: Path, site: str = "rada", role: str = "hall", pre_approved: bool = True,
               ttl: float = 3600.0) -> str:
     """An enrollment code made straight in the hub's database, as `hromada hub token` does."""
     from edge.hub.schema import MIGRATIONS

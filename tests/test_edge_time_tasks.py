@@ -114,3 +114,12 @@ async def test_cancel_and_wait_does_not_swallow_the_callers_own_cancellation() -
     with pytest.raises(asyncio.CancelledError):
         await inner
 
+
+@pytest.mark.parametrize("cell, written", [
+    ("=1+2", "'=1+2"), ("+380501234567", "+380501234567"), ("-5", "-5"), ("@SUM(A1)", "'@SUM(A1)"),
+    ("-cmd|' /C calc'!A0", "'-cmd|' /C calc'!A0"), ("\tx", "'\tx"), ("Про бюджет", "Про бюджет"), (7, 7),
+])
+def test_csv_cells_a_spreadsheet_would_run_are_neutralised(cell, written) -> None:
+    from edge.csvtext import csv_text, safe_cell
+    assert safe_cell(cell) == written
+    assert csv_text(["a"], [[cell]]).splitlines()[0] == "a"

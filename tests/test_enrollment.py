@@ -27,7 +27,7 @@ async def test_node_stays_pending_until_an_administrator_approves(hub: HubFixtur
     node = await node_factory("queue-1", hub.url, hub.code(role="queue", pre_approved=False), roles=["queue"])
     await wait_until(lambda: hub.query("SELECT status FROM nodes") == [("pending",)], what="pending")
     # Pending nodes may not report: nothing from it is stored.
-    await node.outbox.put("test.event", {"n": 1})
+    await node.outbox.put("node.test.event", {"n": 1})
     time_to_try = 1.0
     import asyncio
     await asyncio.sleep(time_to_try)
@@ -37,7 +37,7 @@ async def test_node_stays_pending_until_an_administrator_approves(hub: HubFixtur
     node_id = node.identity.id
     assert main(["hub", "approve", node_id, "--config", str(hub.config_path)]) == 0
     await wait_until(node.hub.approved.is_set, timeout=15, what="approval seen by the node")
-    await wait_until(lambda: hub.query("SELECT count(*) FROM events WHERE kind = 'test.event'") == [(1,)],
+    await wait_until(lambda: hub.query("SELECT count(*) FROM events WHERE kind = 'node.test.event'") == [(1,)],
                      what="event delivered after approval")
 
 

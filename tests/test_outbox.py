@@ -41,7 +41,7 @@ async def test_hub_down_node_restarts_hub_back_every_message_stored_exactly_once
         sent: list[str] = []
         for i in range(120):
             prio = (Priority.CRITICAL, Priority.EVENT, Priority.TELEMETRY)[i % 3]
-            sent.append(await node.outbox.put("test.vote" if prio == 0 else "test.reading", {"i": i}, prio))
+            sent.append(await node.outbox.put("node.test.vote" if prio == 0 else "node.test.reading", {"i": i}, prio))
     finally:
         await node.stop()
     # The node restarts while the hub is still away, and keeps producing.
@@ -49,17 +49,17 @@ async def test_hub_down_node_restarts_hub_back_every_message_stored_exactly_once
     await node.start()
     try:
         for i in range(120, 200):
-            sent.append(await node.outbox.put("test.reading", {"i": i}, Priority.TELEMETRY))
+            sent.append(await node.outbox.put("node.test.reading", {"i": i}, Priority.TELEMETRY))
         assert await node_pending(node) >= 200
         start_hub_process(h, procs, tmp_path)
-        await wait_until(lambda: h.query("SELECT count(*) FROM events WHERE kind LIKE 'test.%'")[0][0] == 200,
+        await wait_until(lambda: h.query("SELECT count(*) FROM events WHERE kind LIKE 'node.test.%'")[0][0] == 200,
                          timeout=30, what="all 200 messages at the hub")
         await wait_until(lambda: _zero(node), timeout=10, what="outbox empty")
     finally:
         await node.stop()
-    stored = [r[0] for r in h.query("SELECT msg_id FROM events WHERE kind LIKE 'test.%' ORDER BY msg_id")]
+    stored = [r[0] for r in h.query("SELECT msg_id FROM events WHERE kind LIKE 'node.test.%' ORDER BY msg_id")]
     assert sorted(sent) == stored
-    payloads = sorted(int(r[0]) for r in h.query("SELECT json_extract(payload, '$.i') FROM events WHERE kind LIKE 'test.%'"))
+    payloads = sorted(int(r[0]) for r in h.query("SELECT json_extract(payload, '$.i') FROM events WHERE kind LIKE 'node.test.%'"))
     assert payloads == list(range(200))
 
 
@@ -82,23 +82,23 @@ async def test_hub_killed_during_delivery_loses_and_duplicates_nothing(tmp_path,
         total = 4000
 
         def fill(conn):
-            return [outbox_mod.enqueue(conn, "test.event", {"i": i}, Priority.EVENT) for i in range(total)]
+            return [outbox_mod.enqueue(conn, "node.test.event", {"i": i}, Priority.EVENT) for i in range(total)]
 
         ids = await node.store.write(fill)
         node.outbox.wake()
-        await wait_until(lambda: h.query("SELECT count(*) FROM events WHERE kind = 'test.event'")[0][0] > 300,
+        await wait_until(lambda: h.query("SELECT count(*) FROM events WHERE kind = 'node.test.event'")[0][0] > 300,
                          timeout=20, what="delivery under way")
         hub_proc.signal(signal.SIGKILL)
         hub_proc.p.wait(5)
-        got_during = h.query("SELECT count(*) FROM events WHERE kind = 'test.event'")[0][0]
+        got_during = h.query("SELECT count(*) FROM events WHERE kind = 'node.test.event'")[0][0]
         assert got_during < total, "the kill must land mid-delivery for this test to mean anything"
         start_hub_process(h, procs, tmp_path)
-        await wait_until(lambda: h.query("SELECT count(*) FROM events WHERE kind = 'test.event'")[0][0] == total,
+        await wait_until(lambda: h.query("SELECT count(*) FROM events WHERE kind = 'node.test.event'")[0][0] == total,
                          timeout=60, what="every message after the hub restart")
         await wait_until(lambda: _zero(node), timeout=10, what="outbox empty")
     finally:
         await node.stop()
-    stored = [r[0] for r in h.query("SELECT msg_id FROM events WHERE kind = 'test.event' ORDER BY msg_id")]
+    stored = [r[0] for r in h.query("SELECT msg_id FROM events WHERE kind = 'node.test.event' ORDER BY msg_id")]
     assert stored == sorted(ids)
 
 
@@ -146,8 +146,8 @@ async def test_batches_go_most_important_first(store: Store) -> None:
 
 async def test_a_message_the_hub_rejects_for_good_is_not_resent(store: Store) -> None:
     ob = Outbox(store)
-    bad = await ob.put("x.y", {}, Priority.EVENT)
-    good = await ob.put("x.y", {}, Priority.EVENT)
+    bad = await ob.put("node.test.x", {}, Priority.EVENT)
+    good = await ob.put("node.test.x", {}, Priority.EVENT)
     calls: list[list[str]] = []
 
     async def hub(batch):
@@ -185,7 +185,7 @@ async def test_retry_after_from_the_hub_is_honoured(store: Store, tmp_path) -> N
         client = HubClient(cfg, Identity.load_or_create(tmp_path), store, None, lambda: 1)
         client.state["hub_key"] = "x"
         ob = Outbox(store, backoff_initial_s=0.01, backoff_max_s=0.02)
-        await ob.put("x.y", {}, Priority.EVENT)
+        await ob.put("node.test.x", {}, Priority.EVENT)
         task = asyncio.create_task(ob.run(client.send_batch))
         await wait_until(lambda: len(hits) >= 2, timeout=5, what="second attempt")
         task.cancel()

@@ -71,7 +71,7 @@ async def power_node(tmp_path: Path, power_hub: PowerHub) -> Any:
 
     async def start(name: str, settings: str) -> Node:
         path = tmp_path / f"{name}.toml"
-        path.write_text(node_toml(tmp_path / name, name, ["power"], power_hub.url, power_hub.code(), extra=settings))
+        path.write_text(node_toml(tmp_path / name, name, ["power"], power_hub.url, power_hub.code(role="power"), extra=settings))
         node = Node(load_node_config(path))
         await node.start()
         started.append(node)

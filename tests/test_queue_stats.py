@@ -256,3 +256,18 @@ def test_feedback_exports_as_csv() -> None:
     summary = list(csv.reader(io.StringIO(feedback_summary_csv(feedback_summary(FEEDBACK, KYIV)))))
     assert summary[0][-1] == "індекс лояльності"
     assert summary[1] == ["усього", "5", "1", "1", "1", "0", "1", "3.25", "2", "1", "1", "25.0"]
+
+
+def test_an_export_cell_cannot_become_a_spreadsheet_formula() -> None:
+    # The exports open in Excel at the ЦНАП: text that came from a catalogue or a request is not a formula there.
+    import csv as _csv
+    import io as _io
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from kiosk.queue.stats import Feedback, feedback_csv
+    fb = Feedback(at=datetime(2026, 12, 4, 9, 0, tzinfo=timezone.utc), service_id='=HYPERLINK("http://evil.example")',
+                  loyalty=9)
+    rows = list(_csv.reader(_io.StringIO(feedback_csv([fb], ZoneInfo("Europe/Kyiv")))))
+    assert [c for c in rows[1] if "HYPERLINK" in c] == ['\'=HYPERLINK("http://evil.example")']
+    assert "9" in rows[1]  # a number stays a number

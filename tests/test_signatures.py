@@ -13,7 +13,7 @@ from edge.timeutil import iso_utc, uuid7
 from tests.conftest import HubFixture, wait_until
 
 
-def batch(n: int = 3, kind: str = "test.reading") -> bytes:
+def batch(n: int = 3, kind: str = "node.test.reading") -> bytes:
     msgs = [{"msg_id": uuid7(), "kind": kind, "priority": 2, "created_at": iso_utc(), "payload": {"i": i}}
             for i in range(n)]
     return json.dumps({"messages": msgs}).encode()
@@ -156,7 +156,7 @@ async def test_oversized_body_is_refused_with_413(hub, enrolled) -> None:
 
 
 async def test_invalid_messages_are_rejected_by_id_and_the_rest_stored(hub, enrolled) -> None:
-    good = {"msg_id": uuid7(), "kind": "test.ok", "priority": 1, "created_at": iso_utc(), "payload": {}}
+    good = {"msg_id": uuid7(), "kind": "node.test.ok", "priority": 1, "created_at": iso_utc(), "payload": {}}
     bad = [
         {"msg_id": "not-a-uuid", "kind": "x", "priority": 1, "created_at": iso_utc(), "payload": {}},
         {"msg_id": uuid7(), "kind": "Bad Kind!", "priority": 1, "created_at": iso_utc(), "payload": {}},

@@ -51,11 +51,13 @@ class Hub:
         self.discovery: Discovery | None = None
         self.metrics = Metrics()
         self.sockets: dict[str, web.WebSocketResponse] = {}
-        self._pending_replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        # command id -> (the node asked, its reply); a reply counts only from that node's socket, sealed by its key
+        self._pending_replies: dict[str, tuple[str, asyncio.Future[dict[str, Any]]]] = {}
         self._rosters: dict[str, str] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Future[Any]] = set()
         self.ingest_handlers: dict[str, ingest.Handler] = {}
+        self.senders = ingest.Senders()
         self.migrations: dict[str, Any] = dict(MIGRATIONS)
         self.extensions: dict[str, HubExtension] = {}
         self.app = self._make_app()
@@ -138,6 +140,8 @@ class Hub:
         self.extensions[extension.name] = extension
         self.migrations.update({k: list(v) for k, v in extension.migrations.items()})
         self.ingest_handlers.update(extension.ingest)
+        for kind, roles in extension.senders.items():
+            self.senders.add(kind, roles)
         for section in extension.sections:
             self.dashboard.add_section(section)
         for route in extension.dashboard_routes:
@@ -281,6 +285,12 @@ class Hub:
         try:
             status = await self.store.write(lambda conn: registry.enroll(conn, req, request.remote or ""))
         except registry.EnrollmentError as exc:
+            if exc.alert is not None:  # the refused attempt stored nothing; the technicians hear of it
+                where, uk, en = exc.alert
+                await self.store.write(lambda conn: alerts.raise_alert(
+                    conn, f"security.enrollment:{req.node_id}", "security.enrollment", alerts.Severity.CRITICAL,
+                    uk, en, site=where))
+                self.dashboard.publish("alerts")
             raise error(exc.status, "enrollment", exc.reason) from None
         site = await self.store.run(lambda db: db.execute(
             "SELECT site FROM nodes WHERE node_id = ?", (req.node_id,)).fetchone()[0])
@@ -340,17 +350,25 @@ class Hub:
         messages = data["messages"]
         if len(messages) > self.cfg.max_batch:
             raise error(413, "too_many", f"at most {self.cfg.max_batch} messages per request")
-        handlers = self.ingest_handlers
+        handlers, senders = self.ingest_handlers, self.senders
+
+        def store(conn: Any) -> ingest.IngestResult:
+            row = conn.execute("SELECT roles FROM nodes WHERE node_id = ?", (signed.signer,)).fetchone()
+            roles = [r for r in (row[0] if row else "").split(",") if r]
+            return ingest.store_batch(conn, signed.signer, site, messages, handlers, roles=roles, senders=senders)
+
         with self._m_ingest.time():
-            result = await self.store.write(
-                lambda conn: ingest.store_batch(conn, signed.signer, site, messages, handlers)
-            )
+            result = await self.store.write(store)
         self._m_events.inc(result.stored)
         self._m_dups.inc(result.duplicates)
         if result.stored:
             kinds = {str(m.get("kind")) for m in messages if isinstance(m, dict)}
             self.dashboard.publish("events", *(["alerts"] if "alert" in kinds else []),
                                    *self.dashboard.topics_of(kinds))
+        if result.forbidden:
+            log.warning("node %s sent kinds its roles do not send: %s (refused)", signed.signer,
+                        ", ".join(sorted(set(result.forbidden))))
+            self.dashboard.publish("alerts")
         return self._signed_reply(request, {
             "stored": result.stored,
             "duplicates": result.duplicates,
@@ -372,17 +390,24 @@ class Hub:
         try:
             await self._send(ws, {"type": "hello", "hub_time": time.time()})
             await self._send_roster(ws, node_id, site)
+            row = await self.store.run(lambda db: _node_row(db, node_id))
+            node_key = row[0] if row else ""
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
                     continue
                 try:
-                    data = json.loads(msg.data)
-                except ValueError:
+                    data = open_sealed(node_key, msg.data)
+                except SignatureError as exc:
+                    log.warning("node %s: dropping a WebSocket message: %s", node_id, exc)
                     continue
-                if isinstance(data, dict) and data.get("type") == "reply":
-                    fut = self._pending_replies.pop(str(data.get("id")), None)
-                    if fut is not None and not fut.done():
-                        fut.set_result(data)
+                if data.get("type") == "reply":
+                    pending = self._pending_replies.get(str(data.get("id")))
+                    if pending is None or pending[0] != node_id:
+                        log.warning("node %s answered a command it was not asked (%s)", node_id, data.get("id"))
+                        continue
+                    del self._pending_replies[str(data["id"])]
+                    if not pending[1].done():
+                        pending[1].set_result(data)
         finally:
             if self.sockets.get(node_id) is ws:
                 del self.sockets[node_id]
@@ -411,9 +436,10 @@ class Hub:
             raise LookupError(f"node {node_id} is not connected")
         cmd_id = str(uuid.uuid4())
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending_replies[cmd_id] = fut
+        self._pending_replies[cmd_id] = (node_id, fut)
         try:
-            await self._send(ws, {"type": "command", "id": cmd_id, "name": name, "args": args or {}})
+            # Bound to its target: any other node refuses it; the id is its nonce (a replay is refused).
+            await self._send(ws, {"type": "command", "id": cmd_id, "to": node_id, "name": name, "args": args or {}})
             return await asyncio.wait_for(fut, timeout)
         finally:
             self._pending_replies.pop(cmd_id, None)

@@ -313,6 +313,8 @@ class Dashboard:
         if not site or not role:
             raise error(400, "bad_request", "Вкажіть майданчик і роль / site and role are required")
         ttl = float(d.get("ttl_s") or self.hub.cfg.token_ttl_s)
+        if (why := registry.check_token_roles(role)) is not None:
+            raise error(400, "bad_request", f"Неправильні ролі / wrong roles: {why}")
         code, expires = await self.hub.store.write(lambda conn: registry.make_token(
             conn, self.hub.identity.fingerprint, site, role, ttl, pre_approved=bool(d.get("pre_approved")),
             note=str(d.get("note", ""))[:200], actor=sess.username))

@@ -9,6 +9,9 @@ builds a ``HubExtension`` and hands it to ``Hub.install``:
   its version history in every hub database: never rename one);
 - ``ingest``: a handler per message kind, run in the ingest transaction the
   first time a message is stored (``edge.hub.ingest.Handler``);
+- ``senders``: which enrolled roles may send its message kinds (a kind or a
+  prefix ending in ``.`` → roles); a kind no extension names is refused
+  (``edge.hub.ingest.Senders``);
 - ``sections``: its pages of the technicians' dashboard: a name, a title, the
   permission that sees it, and the page's script (served from the role's
   package; it draws with the helpers of ``edge/hub/static/dash.js``);
@@ -75,6 +78,7 @@ class HubExtension:
     name: str
     migrations: Mapping[str, Sequence[str]] = field(default_factory=dict)
     ingest: Mapping[str, IngestHandler] = field(default_factory=dict)
+    senders: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     sections: Sequence[Section] = ()
     dashboard_routes: Sequence[DashRoute] = ()
     public_routes: Sequence[tuple[str, str, PlainHandler]] = ()

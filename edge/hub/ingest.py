@@ -7,6 +7,12 @@ id (the node stops resending it); the rest of its batch is stored.
 Messages of kind ``alert`` open or close a hub alert
 (payload: ``key``, ``state`` = raised|cleared, ``severity``, ``message``,
 ``message_en``), only when first stored, so a resent batch alerts nobody twice.
+
+A node may send only the kinds its enrolled roles produce
+(:class:`Senders`: the hub core's ``alert`` and ``node.*`` from any role, each
+role's kinds from its hub extension): a kiosk's signed ``voting.result`` or a
+console's ``power.shutdown`` is refused by id, stored nowhere, and raises a
+security alert at the hub for that node.
 """
 
 from __future__ import annotations
@@ -27,12 +33,53 @@ KIND_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 MAX_PAYLOAD_CHARS = 256 * 1024
 
 
+ANY_ROLE: frozenset[str] = frozenset({"*"})
+
+
+class Senders:
+    """Which enrolled roles may send which message kinds.
+
+    A key is a kind (``alert``) or a prefix ending in a dot (``voting.``);
+    the longest key that covers a kind decides. A kind no key covers is sent
+    by no role and refused.
+    """
+
+    def __init__(self, rules: Mapping[str, frozenset[str] | tuple[str, ...]] | None = None) -> None:
+        self._rules: dict[str, frozenset[str]] = {"alert": ANY_ROLE, "node.": ANY_ROLE}
+        for key, roles in (rules or {}).items():
+            self.add(key, roles)
+
+    def add(self, key: str, roles: frozenset[str] | tuple[str, ...]) -> None:
+        if key in self._rules:
+            raise ValueError(f"message kind {key!r} already has its senders")
+        self._rules[key] = frozenset(roles)
+
+    def roles_for(self, kind: str) -> frozenset[str]:
+        """The roles that may send ``kind`` (``{"*"}``: any role; empty: none)."""
+        best = ""
+        for key in self._rules:
+            covers = kind == key or (key.endswith(".") and kind.startswith(key))
+            if covers and len(key) > len(best):
+                best = key
+        return self._rules.get(best, frozenset())
+
+    def refusal(self, kind: str, roles: tuple[str, ...] | list[str]) -> str | None:
+        """Why a node of these roles may not send ``kind``, or None."""
+        allowed = self.roles_for(kind)
+        if "*" in allowed or allowed & set(roles):
+            return None
+        if not allowed:
+            return f"kind {kind!r} is sent by no role"
+        return f"kind {kind!r} is sent only by role {', '.join(sorted(allowed))}, not by {', '.join(roles) or 'no role'}"
+
+
 @dataclass
 class IngestResult:
     stored: int = 0
     duplicates: int = 0
     rejected: dict[str, str] = field(default_factory=dict)
     stored_kinds: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    forbidden: list[str] = field(default_factory=list)  # kinds refused because of the sender's roles
 
 
 def check_message(msg: Any) -> str | None:
@@ -76,12 +123,17 @@ def store_batch(
     site: str,
     messages: list[Any],
     handlers: Mapping[str, Handler] | None = None,
+    *,
+    roles: tuple[str, ...] | list[str] = (),
+    senders: Senders | None = None,
 ) -> IngestResult:
     """Store a batch inside the caller's transaction.
 
     ``handlers`` maps a message kind to a function called, in the same
     transaction, for each message of that kind the first time it is stored
-    (e.g. voting results become open data).
+    (e.g. voting results become open data). With ``senders``, a message
+    whose kind the node's ``roles`` do not send is refused and raises the
+    security alert ``security.kind:<node>``.
     """
     handlers = handlers or {}
     result = IngestResult()
@@ -94,6 +146,10 @@ def store_batch(
             payload_text = json.dumps(msg["payload"], ensure_ascii=False, separators=(",", ":"))
             if len(payload_text) > MAX_PAYLOAD_CHARS:
                 reason = f"payload larger than {MAX_PAYLOAD_CHARS} characters"
+        if reason is None and senders is not None:
+            reason = senders.refusal(msg["kind"], roles)
+            if reason is not None:
+                result.forbidden.append(msg["kind"])
         if reason is not None:
             msg_id = msg.get("msg_id") if isinstance(msg, dict) and isinstance(msg.get("msg_id"), str) else "?"
             result.rejected[msg_id[:64]] = reason
@@ -113,17 +169,37 @@ def store_batch(
         result.stored += conn.total_changes - before
         result.duplicates += len(plain) - (conn.total_changes - before)
     for item in special:
-        cur = conn.execute(sql, item["row"])
-        if not cur.rowcount:
-            result.duplicates += 1
-            continue
-        result.stored += 1
         msg = item["msg"]
-        if msg["kind"] == "alert":
-            _apply_alert(conn, node_id, site, msg)
-        handler = handlers.get(msg["kind"])
-        if handler is not None:
-            handler(conn, node_id, site, msg)
+        # Each message with effects in a savepoint of its own: a payload its
+        # handler cannot use is refused alone, and leaves nothing behind.
+        conn.execute("SAVEPOINT ingest_message")
+        try:
+            cur = conn.execute(sql, item["row"])
+            if not cur.rowcount:
+                result.duplicates += 1
+                continue
+            if msg["kind"] == "alert":
+                _apply_alert(conn, node_id, site, msg)
+            handler = handlers.get(msg["kind"])
+            if handler is not None:
+                handler(conn, node_id, site, msg)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            conn.execute("ROLLBACK TO ingest_message")
+            result.rejected[msg["msg_id"]] = f"payload of {msg['kind']} not understood: {type(exc).__name__} {exc}"[:300]
+            continue
+        finally:
+            conn.execute("RELEASE ingest_message")
+        result.stored += 1
+    if result.forbidden:
+        kinds = ", ".join(sorted(set(result.forbidden)))
+        raise_alert(
+            conn, f"security.kind:{node_id}", "security.kind", Severity.CRITICAL,
+            f"Вузол {node_id[:8]} ({', '.join(roles) or 'без ролей'}) надіслав повідомлення, яких його ролі"
+            f" не надсилають ({kinds}); їх відхилено. Перевірте, чи пристрій не викрадено.",
+            f"Node {node_id[:8]} ({', '.join(roles) or 'no roles'}) sent messages its roles do not send"
+            f" ({kinds}); they were refused. Check the device has not been stolen.",
+            node_id=node_id, site=site,
+        )
     return result
 
 

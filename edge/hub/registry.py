@@ -41,10 +41,29 @@ class NodeStatus(StrEnum):
 class EnrollmentError(Exception):
     """Enrollment refused; ``reason`` is safe to send to the node."""
 
-    def __init__(self, reason: str, status: int = 403) -> None:
+    def __init__(self, reason: str, status: int = 403, alert: tuple[str, str, str] | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
+        self.alert = alert  # (site, Ukrainian, English) when the attempt is a security event for the technicians
+
+
+def token_roles(text: str) -> tuple[str, ...]:
+    """The roles an enrollment code is for, as stored (``hall,hall-display``), in a fixed order."""
+    return tuple(sorted({r.strip() for r in text.split(",") if r.strip()}))
+
+
+def check_token_roles(text: str) -> str | None:
+    """Why ``text`` cannot be the roles of a code (each must be a known node role), or None."""
+    from edge.roles import NODE_ROLES
+
+    roles = token_roles(text)
+    if not roles:
+        return "name the roles of the node, e.g. hall or queue,queue-display"
+    unknown = [r for r in roles if r not in NODE_ROLES]
+    if unknown:
+        return f"unknown role {unknown[0]!r}; known roles: {', '.join(NODE_ROLES)}"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +103,10 @@ def make_token(
     note: str = "",
     actor: str = "cli",
 ) -> tuple[EnrollmentCode, float]:
-    """Make a single-use token; return its code and its expiry (Unix time)."""
+    """Make a single-use token for a node of exactly these roles; return its code and its expiry (Unix time)."""
+    if (why := check_token_roles(role)) is not None:
+        raise EnrollmentError(why, 400)
+    role = ",".join(token_roles(role))
     code = EnrollmentCode(_b32(5, 8), _b32(17, 26), hub_fingerprint)
     expires = time.time() + ttl_s
     conn.execute(
@@ -181,8 +203,20 @@ def enroll(conn: sqlite3.Connection, req: EnrollRequest, address: str) -> NodeSt
         raise EnrollmentError("enrollment token already used")
     if time.time() > expires_ts:
         raise EnrollmentError("enrollment token expired")
-    if role != "*" and role not in req.roles:
-        raise EnrollmentError(f"token is for role {role!r}, node asks for {','.join(req.roles)}")
+    asked = ",".join(token_roles(",".join(req.roles)))
+    if asked != ",".join(token_roles(role)):
+        raise EnrollmentError(
+            f"the code is for roles {role!r}, the node asks for {asked!r}: a node may not add roles",
+            alert=(site, f"Вузол «{req.name}» на майданчику «{site}» просив ролі {asked}, а код видано для {role}; відмовлено.",
+                   f"Node '{req.name}' at site '{site}' asked for roles {asked} with a code for {role}; refused."))
+    same_name = conn.execute(
+        "SELECT node_id FROM nodes WHERE site = ? AND name = ? AND status IN ('approved', 'pending')",
+        (site, req.name)).fetchone()
+    if same_name is not None:
+        raise EnrollmentError(
+            f"a node named {req.name!r} is already enrolled at site {site!r}", 409,
+            alert=(site, f"Другий вузол назвався «{req.name}» на майданчику «{site}»; відмовлено. Перевірте, чи це не підміна.",
+                   f"A second node called itself '{req.name}' at site '{site}'; refused. Check it is not an impostor."))
     status = NodeStatus.APPROVED if pre_approved else NodeStatus.PENDING
     now = iso_utc()
     conn.execute("UPDATE tokens SET used_at = ?, used_by = ? WHERE token_id = ?", (now, req.node_id, req.token_id))
@@ -215,6 +249,13 @@ def decide(conn: sqlite3.Connection, node_id: str, action: str, actor: str) -> N
     current = NodeStatus(row[0])
     if current not in allowed_from:
         raise EnrollmentError(f"cannot {action} a node that is {current.value}", 409)
+    if to is NodeStatus.APPROVED:
+        twin = conn.execute(
+            "SELECT n2.node_id FROM nodes n1 JOIN nodes n2 ON n2.site = n1.site AND n2.name = n1.name"
+            " AND n2.node_id != n1.node_id WHERE n1.node_id = ? AND n2.status = 'approved'", (node_id,)).fetchone()
+        if twin is not None:
+            raise EnrollmentError(f"another approved node at this site has the same name ({twin[0]}):"
+                                  " revoke it or rename this one first", 409)
     conn.execute(
         "UPDATE nodes SET status = ?, decided_at = ?, decided_by = ?, online = CASE WHEN ? = 'approved'"
         " THEN online ELSE 0 END WHERE node_id = ?",

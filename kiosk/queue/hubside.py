@@ -127,6 +127,7 @@ def extend(hub: Any) -> None:
 
     hub.install(HubExtension(
         name="queue",
+        senders={"queue.": ("queue",)},
         sections=[Section("queue", "ЦНАП", "Queue", "view", ("kiosk.queue", "hubside.js"), order=40,
                           kinds=("queue.",))],
         dashboard_routes=[DashRoute("GET", "/api/v1/dash/queue", "view", page_data)],

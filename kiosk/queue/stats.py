@@ -18,15 +18,14 @@ ISO 8601, durations in whole seconds (no decimal separator to trip on).
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from edge.csvtext import csv_text
 from kiosk.queue import events as ev
 from kiosk.errors import ErrorCode, QueueError
 from kiosk.queue.tickets import TicketKind
@@ -395,9 +394,5 @@ def _local(at: datetime | None, tz: tzinfo) -> str | None:
 
 
 def _csv(header: list[str], rows: Iterable[list[Any]], delimiter: str) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
-    return out.getvalue()
+    # What residents and operators typed (comments, names) cannot become a spreadsheet formula.
+    return csv_text(header, (["" if v is None else v for v in row] for row in rows), delimiter)

@@ -7,6 +7,7 @@ in the open-data format (``voting.hall.opendata``), UTF-8, and the same as JSON.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import sqlite3
@@ -16,6 +17,7 @@ from aiohttp import web
 
 from edge.hub.extensions import HubExtension, Section
 from edge.timeutil import iso_utc
+from edge.uk import plural
 from edge.web import error, json_response
 from voting.hall.opendata import MOTION_COLUMNS, VOTING_COLUMNS, table_csv
 
@@ -47,6 +49,9 @@ MIGRATIONS = [
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SITTING = re.compile(r"^(\d{1,3})-(\d{1,4})$")
+_PLAIN = re.compile(r"^[\w.-]{1,100}$")
+# The public index is a page of links: no script, no style, no frame, no form.
+PUBLIC_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 
 def store_result(conn: sqlite3.Connection, node_id: str, site: str, msg: dict[str, Any]) -> None:
@@ -54,6 +59,15 @@ def store_result(conn: sqlite3.Connection, node_id: str, site: str, msg: dict[st
     p = msg["payload"]
     motion, sitting = p["motion"], p["sitting"]
     authority = str(motion["authorityId"])
+    # What becomes a URL and a page must be what it says it is (the refusal
+    # rolls this message back alone: edge.hub.ingest).
+    if not isinstance(motion.get("date"), str) or not _DATE.match(motion["date"]):
+        raise ValueError("motion.date must be YYYY-MM-DD")
+    if not _PLAIN.match(str(motion["uid"])) or not _PLAIN.match(authority):
+        raise ValueError("motion.uid and motion.authorityId must be letters, digits, '-', '_' or '.'")
+    if not all(isinstance(sitting.get(k), int) and not isinstance(sitting.get(k), bool) and sitting[k] >= 0
+               for k in ("convocation", "session")):
+        raise ValueError("sitting.convocation and sitting.session must be whole numbers")
     conn.execute(
         "INSERT INTO opendata_motions (authority_id, uid, date, convocation, session, row, node_id, chain_hash,"
         " received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (authority_id, uid) DO UPDATE SET"
@@ -133,16 +147,20 @@ class OpenData:
                               "json": f"/opendata/voting/{d}/{c}-{s}/roll-call.json"}} for d, c, s, n in rows]
         if "application/json" in request.headers.get("Accept", "") or request.path.endswith(".json"):
             return json_response({"sittings": items})
+        # Every value is escaped: the rows came from nodes, and this page is public.
         lines = ["<!doctype html><html lang='uk'><meta charset='utf-8'><title>Поіменне голосування · Roll-call votes"
-                 "</title><body style='font-family:sans-serif'><h1>Результати поіменного голосування "
-                 "<small>Roll-call results</small></h1><ul>"]
+                 "</title><body><h1>Результати поіменного голосування <small>Roll-call results</small></h1><ul>"]
         for it in items:
-            s = it["sitting"]
-            lines.append(f"<li>{it['date']}: скликання {it['convocation']}, сесія {it['session']} "
-                         f"({it['motions']} питань) — <a href='{s['motions.csv']}'>motions.csv</a> · "
-                         f"<a href='{s['votings.csv']}'>votings.csv</a> · <a href='{s['json']}'>JSON</a></li>")
+            s = {k: html.escape(v, quote=True) for k, v in it["sitting"].items()}
+            n = int(it["motions"])
+            lines.append(f"<li>{html.escape(str(it['date']))}: скликання {html.escape(str(it['convocation']))}, "
+                         f"сесія {html.escape(str(it['session']))} ({n} {plural(n, 'питання', 'питання', 'питань')})"
+                         f" — <a href=\"{s['motions.csv']}\">motions.csv</a> · "
+                         f"<a href=\"{s['votings.csv']}\">votings.csv</a> · <a href=\"{s['json']}\">JSON</a></li>")
         lines.append("</ul></body></html>")
-        return web.Response(text="".join(lines), content_type="text/html", charset="utf-8")
+        return web.Response(text="".join(lines), content_type="text/html", charset="utf-8",
+                            headers={"Content-Security-Policy": PUBLIC_CSP, "X-Content-Type-Options": "nosniff",
+                                     "Referrer-Policy": "no-referrer"})
 
 
 def _csv_response(text: str, name: str) -> web.Response:
@@ -158,6 +176,7 @@ def extend(hub: Any) -> None:
         name="hall",
         migrations={"voting-opendata": MIGRATIONS},
         ingest={"voting.result": store_result},
+        senders={"voting.": ("hall",)},
         # The hall's page on the dashboard: its current sitting and links to the open data.
         sections=[Section("hall", "Сесійна зала", "Session hall", "view", ("voting.hall", "hubside.js"), order=30)],
         public_routes=[("GET", path, handler) for path, handler in (

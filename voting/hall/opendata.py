@@ -22,11 +22,10 @@ Choices made here where the format is silent:
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from typing import Any
 
+from edge.csvtext import csv_text
 from voting.hall.model import Council, Sitting, Vote
 
 __all__ = [
@@ -134,12 +133,13 @@ def table_csv(columns: tuple[str, ...], rows: Iterable[dict[str, Any]]) -> str:
 def _csv(columns: tuple[str, ...], rows: Iterable[dict[str, Any]]) -> str:
     # csv's defaults: RFC 4180 quoting and CRLF line ends, as spreadsheet
     # programs and data.gov.ua validators expect.
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="raise")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(row)
-    return out.getvalue()
+    # Text cells that a spreadsheet would run as formulas are neutralised (edge.csvtext).
+    def ordered(row: dict[str, Any]) -> list[Any]:
+        extra = set(row) - set(columns)
+        if extra:
+            raise ValueError(f"dict contains fields not in fieldnames: {', '.join(sorted(extra))}")
+        return [row.get(c, "") for c in columns]
+    return csv_text(columns, (ordered(row) for row in rows))
 
 
 def motions_csv(council: Council, sitting: Sitting, votes: Iterable[Vote]) -> str:
