@@ -1,7 +1,7 @@
 """The `camera` role's composition root: settings, the demo's simulated cameras, the relay and its routes.
 
 ``edge.roles.ROLE_FACTORIES["camera"]`` names :func:`create`; nothing else
-wires the role. The relay (``cameras.relay``) runs the workers and judges
+wires the role. The relay (``cameras.service``) runs the workers and judges
 the pictures; the API (``cameras.api``) serves them to viewers with a token.
 Simulated cameras are chosen by configuration only: ``scenario = "demo"``
 starts a simulator for each camera whose ``url`` is ``sim:mjpeg`` or
@@ -11,7 +11,7 @@ starts a simulator for each camera whose ``url`` is ``sim:mjpeg`` or
 from __future__ import annotations
 
 from cameras.api import CameraApi
-from cameras.relay import CameraRelay
+from cameras.service import CameraRelay
 from cameras.scenario import DemoScenario
 from cameras.settings import parse_camera_config
 from edge.node import RoleContext

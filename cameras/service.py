@@ -1,4 +1,4 @@
-"""The camera relay (role ``camera``): workers, health alerts to the hub, figures (routes: `cameras.api`).
+"""The camera relay (role ``camera``): workers, health alerts to the hub, figures (routes: `cameras.api`, tables: `cameras.records`).
 
 One `CameraSupervisor` (a worker process) and one `CameraMonitor` per
 camera. Verdict changes become hub alerts keyed ``camera:<id>:<verdict>``,
@@ -13,44 +13,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from cameras import records
 from cameras.health import HealthEvent, SceneBaseline, Verdict
 from cameras.monitor import CameraMonitor, check_forever
 from cameras.settings import CameraRoleConfig
 from cameras.supervisor import CameraSupervisor
 from cameras.verdict import Change, TEXTS
 from edge.node import RoleContext
-from edge.outbox import Priority, enqueue
 from edge.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from cameras.scenario import DemoScenario
 
 log = logging.getLogger("hromada.camera")
-
-MIGRATIONS = {"camera": [
-    """
-    CREATE TABLE camera_alerts (
-        camera_id TEXT NOT NULL,
-        verdict TEXT NOT NULL,
-        raised_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
-        PRIMARY KEY (camera_id, verdict)
-    );
-    CREATE TABLE camera_baselines (
-        camera_id TEXT PRIMARY KEY,
-        sharpness REAL NOT NULL,
-        height INTEGER NOT NULL,
-        width INTEGER NOT NULL,
-        signature BLOB NOT NULL,
-        saved_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
-    );
-    """
-]}
 
 #: Verdicts that leave technicians blind or misled: critical; the rest: warning.
 CRITICAL = frozenset({Verdict.OFFLINE, Verdict.BLACK, Verdict.FROZEN, Verdict.MOVED})
@@ -97,8 +75,8 @@ class CameraRelay:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.ctx.store.migrate(MIGRATIONS)
-        reported, baselines = await self.ctx.store.run(self._load)
+        await self.ctx.store.migrate(records.MIGRATIONS)
+        reported, baselines = await self.ctx.store.run(records.load)
         self.reported = reported
         sources = list(self.config.cameras)
         if self.scenario is not None:
@@ -152,11 +130,7 @@ class CameraRelay:
         monitor.health.rebaseline()
         self._baselines_saved[camera_id] = (time.monotonic(), None)  # save the new one as soon as it is learned
 
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM camera_baselines WHERE camera_id = ?", (camera_id,))
-            enqueue(conn, "camera.rebaselined", {"camera": camera_id, "by": by}, Priority.EVENT)
-
-        await self.ctx.store.write(write)
+        await self.ctx.store.write(lambda conn: records.forget_baseline(conn, camera_id, by))
         self.ctx.outbox.wake()
         log.info("camera %s: the learned scene was reset by %s; learning the new view", camera_id, by or "the hub")
         return {"camera": camera_id, "learning": True}
@@ -177,15 +151,8 @@ class CameraRelay:
         payload = alert_payload(monitor, verdict, change, value)
         key = (monitor.id, str(verdict))
 
-        def write(conn: sqlite3.Connection) -> None:
-            # The alert and our record of it commit together (durable first).
-            enqueue(conn, "alert", payload, Priority.EVENT)
-            if change is Change.RAISED:
-                conn.execute("INSERT OR IGNORE INTO camera_alerts (camera_id, verdict) VALUES (?, ?)", key)
-            else:
-                conn.execute("DELETE FROM camera_alerts WHERE camera_id = ? AND verdict = ?", key)
-
-        await self.ctx.store.write(write)
+        # The alert and our record of it commit together (durable first).
+        await self.ctx.store.write(lambda conn: records.record_alert(conn, key, change is Change.RAISED, payload))
         self.ctx.outbox.wake()
         if change is Change.RAISED:
             self.reported.add(key)
@@ -202,8 +169,7 @@ class CameraRelay:
             except ValueError:
                 v = None
             if monitor is None or v is None:
-                await self.ctx.store.write(lambda conn, k=(camera_id, verdict): conn.execute(
-                    "DELETE FROM camera_alerts WHERE camera_id = ? AND verdict = ?", k))
+                await self.ctx.store.write(lambda conn, k=(camera_id, verdict): records.forget_alert(conn, k))
                 self.reported.discard((camera_id, verdict))
                 continue
             if v not in monitor.health.active:
@@ -218,22 +184,7 @@ class CameraRelay:
         if current is None or current is saved or (saved is not None and now - saved_at < BASELINE_SAVE_EVERY_S):
             return
         self._baselines_saved[monitor.id] = (now, current)
-        h, w = current.signature.shape
-        row = (monitor.id, current.sharpness, h, w, current.signature.astype(np.float32).tobytes())
-        await self.ctx.store.write(lambda conn: conn.execute(
-            "INSERT OR REPLACE INTO camera_baselines (camera_id, sharpness, height, width, signature)"
-            " VALUES (?, ?, ?, ?, ?)", row))
-
-    @staticmethod
-    def _load(conn: Any) -> tuple[set[tuple[str, str]], dict[str, SceneBaseline]]:
-        reported = {(r[0], r[1]) for r in conn.execute("SELECT camera_id, verdict FROM camera_alerts")}
-        baselines = {}
-        for cid, sharpness, h, w, blob in conn.execute(
-                "SELECT camera_id, sharpness, height, width, signature FROM camera_baselines"):
-            signature = np.frombuffer(blob, np.float32).reshape(h, w).copy()
-            signature.flags.writeable = False
-            baselines[cid] = SceneBaseline(float(sharpness), signature)
-        return reported, baselines
+        await self.ctx.store.write(lambda conn: records.save_baseline(conn, monitor.id, current))
 
     # -- metrics -----------------------------------------------------------------------------------
 
