@@ -30,7 +30,7 @@ from cameras.supervisor import CameraSupervisor
 from cameras.tokens import TokenRefused, Viewer as TokenViewer, check_viewer_token
 from edge.node import RoleContext
 from edge.outbox import Priority
-from edge.web import error, json_response
+from edge.web import error, json_response, refusal_http
 
 log = logging.getLogger("hromada.camera")
 
@@ -78,8 +78,7 @@ class CameraApi:
         except TokenRefused as refused:
             log.info("camera request refused (%s) from %s for %s", refused.code, request.remote, request.path)
             headers = {"WWW-Authenticate": 'Bearer realm="cameras"'} if refused.status == 401 else None
-            raise error(refused.status, refused.code, f"{refused.message_uk} / {refused.message_en}",
-                        headers) from None
+            raise refusal_http(refused, headers) from None
 
     def camera(self, request: web.Request) -> CameraMonitor:
         monitor = self.monitors.get(request.match_info["camera"])

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from edge.errors import Refusal
 from edge.identity import Identity, SignatureError, b64d, b64e, open_sealed, seal
 
 SCOPE = "cameras"
@@ -24,15 +25,15 @@ VIEWER_ROLES = frozenset({"technician", "admin", "police"})
 MAX_TTL_S = 7 * 86_400
 
 
-class TokenRefused(Exception):
+class TokenRefused(Refusal):
     """Why a token does not let its bearer view; `status` is 401 (who are you?) or 403 (not you)."""
 
     def __init__(self, status: int, code: str, message_uk: str, message_en: str) -> None:
-        super().__init__(message_en)
-        self.status = status
-        self.code = code
-        self.message_uk = message_uk
-        self.message_en = message_en
+        super().__init__(code, message_uk, message_en, status=status)
+
+    @property
+    def message_uk(self) -> str:
+        return self.uk
 
 
 @dataclass(frozen=True, slots=True)
