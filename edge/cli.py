@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import sys
 from typing import Any, Sequence
 
@@ -53,8 +54,11 @@ def cmd_hub_token(config: HubConfig, args: argparse.Namespace) -> int:
     if why is not None:
         print(f"Неправильні ролі / wrong roles: {why}", file=sys.stderr)
         return 2
-    db = _hub_db(config)
     ttl = args.ttl if args.ttl is not None else config.hub.token_ttl_s
+    if not math.isfinite(ttl) or not 60 <= ttl <= 30 * 86_400:
+        print("Неправильний --ttl: від 60 секунд до 30 діб / wrong --ttl: 60 s to 30 days", file=sys.stderr)
+        return 2
+    db = _hub_db(config)
     with transaction(db) as conn:
         code, expires = registry.make_token(conn, _hub_fingerprint(config), args.site, args.role, ttl,
                                             pre_approved=args.pre_approve, note=args.note or "", actor=args.actor)

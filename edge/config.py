@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import math
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -50,18 +51,29 @@ def required(doc: str, check: Callable[[Any], str | None] | None = None) -> Any:
 
 # -- checks -----------------------------------------------------------------
 
+def _infinite(value: float) -> bool:
+    # TOML has nan and inf: a lifetime of inf would never expire, a timeout of nan never fire.
+    return isinstance(value, float) and not math.isfinite(value)
+
+
 def positive(value: float) -> str | None:
+    if _infinite(value):
+        return "must be a finite number"
     return None if value > 0 else "must be greater than 0"
 
 
 def at_least(n: float, unit: str = "") -> Callable[[float], str | None]:
     """A check that a number is at least ``n`` (screen pixels, seconds)."""
     def check(value: float) -> str | None:
+        if _infinite(value):
+            return "must be a finite number"
         return None if value >= n else f"must be at least {n}{' ' + unit if unit else ''}"
     return check
 
 
 def not_negative(value: float) -> str | None:
+    if _infinite(value):
+        return "must be a finite number"
     return None if value >= 0 else "must not be negative"
 
 

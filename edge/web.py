@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from typing import Any
 
 from aiohttp import web
@@ -61,6 +62,34 @@ def parse_json(body: bytes) -> Any:
         return json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise error(400, "bad_json", f"body is not valid UTF-8 JSON: {exc}") from None
+
+
+def query_int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+    """A whole-number query parameter within [lo, hi]; anything else is a 400 naming it (never a 500)."""
+    raw = request.query.get(name, "")
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise error(400, "bad_parameter", f"«{name}» має бути цілим числом від {lo} до {hi}",
+                    message_en=f"{name} must be a whole number from {lo} to {hi}") from None
+    if not lo <= value <= hi:
+        raise error(400, "bad_parameter", f"«{name}» має бути цілим числом від {lo} до {hi}",
+                    message_en=f"{name} must be a whole number from {lo} to {hi}")
+    return value
+
+
+def finite_number(data: dict[str, Any], name: str, default: float, lo: float, hi: float) -> float:
+    """A number field of a JSON body within [lo, hi]: NaN, infinity, text and booleans are a 400."""
+    value = data.get(name)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not lo <= value <= hi:
+        raise error(400, "bad_parameter", f"«{name}» має бути числом від {lo:g} до {hi:g}",
+                    message_en=f"{name} must be a number from {lo:g} to {hi:g}")
+    return float(value)
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

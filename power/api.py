@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from edge.web import error, json_response, parse_json, read_body
+from edge.web import error, json_response, parse_json, query_int, read_body
 from power import history, records
 from power.nutproto import UpsView
 from power.nutserver import NutServer
@@ -127,10 +127,7 @@ class PowerRole:
         return json_response({"range": span, "step_s": step, "rows": rows})
 
     async def api_events(self, request: web.Request) -> web.Response:
-        try:
-            limit = max(1, min(500, int(request.query.get("limit", "50"))))
-        except ValueError:
-            raise error(400, "bad_limit", "limit має бути числом / limit must be a number") from None
+        limit = query_int(request, "limit", 50, 1, 500)
         events = await self.ctx.store.run(lambda db: records.recent_events(db, limit))
         return json_response({"events": events})
 

@@ -270,3 +270,33 @@ async def test_a_code_fixes_the_roles_and_a_second_node_may_not_take_a_name(hub,
         await second.stop()
     assert hub.query("SELECT count(*) FROM nodes WHERE name = 'consoles-1'") == [(1,)]
     assert len(hub.query("SELECT 1 FROM alerts WHERE kind = 'security.enrollment'")) == 2
+
+
+@pytest.mark.parametrize("ttl", [float("nan"), float("inf"), -1, 0, "10", True, 10 ** 9])
+async def test_an_enrollment_code_lifetime_must_be_a_sane_number(hub, ttl) -> None:
+    # NaN made a code that never expired: now > NaN is false.
+    from tests.dash_fixtures import add_account, logged_in
+    session, me = await logged_in(hub.url, add_account(hub.state, "olha", "admin"))
+    try:
+        body = json.dumps({"site": "rada", "role": "hall", "ttl_s": ttl})  # NaN and Infinity as Python writes them
+        async with session.post("/api/v1/dash/tokens", data=body, headers={
+                "X-CSRF-Token": me["csrf"], "Content-Type": "application/json"}) as r:
+            assert r.status == 400, await r.text()
+            assert (await r.json())["error"]["code"] == "bad_parameter"
+    finally:
+        await session.close()
+    assert hub.query("SELECT count(*) FROM tokens") == [(0,)]
+
+
+@pytest.mark.parametrize("limit", ["-1", "0", "abc", "1e9", "99999999999999999999"])
+async def test_a_bad_limit_is_a_400_not_everything_or_a_500(hub, limit) -> None:
+    # SQLite reads LIMIT -1 as "no limit".
+    from tests.dash_fixtures import add_account, logged_in
+    session, _ = await logged_in(hub.url, add_account(hub.state, "taras", "technician"))
+    try:
+        for path in ("/api/v1/alerts", "/api/v1/dash/events"):
+            async with session.get(path, params={"limit": limit}) as r:
+                assert r.status == 400, (path, await r.text())
+                assert (await r.json())["error"]["code"] == "bad_parameter"
+    finally:
+        await session.close()

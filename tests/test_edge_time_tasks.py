@@ -123,3 +123,15 @@ def test_csv_cells_a_spreadsheet_would_run_are_neutralised(cell, written) -> Non
     from edge.csvtext import csv_text, safe_cell
     assert safe_cell(cell) == written
     assert csv_text(["a"], [[cell]]).splitlines()[0] == "a"
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), float("-inf")])
+def test_toml_infinities_and_nan_are_refused_where_a_number_must_be_finite(tmp_path, value) -> None:
+    # TOML writes them as inf and nan; a token lifetime of inf would never expire.
+    from edge.config import at_least, parse_hub_config, positive
+    assert positive(value) == "must be a finite number"
+    assert not_negative(value) == "must be a finite number"
+    assert at_least(1)(value) == "must be a finite number"
+    with pytest.raises(ConfigError) as err:
+        parse_hub_config({"hub": {"state_dir": str(tmp_path), "token_ttl_s": value}})
+    assert err.value.key == "hub.token_ttl_s"

@@ -31,7 +31,7 @@ from edge.hub import alerts, auth, registry
 from edge.hub.extensions import DashHandler, DashRoute, Section, recent_events
 from edge.qr import qr_svg
 from edge.timeutil import iso_utc
-from edge.web import error, json_response, parse_json, read_body
+from edge.web import error, finite_number, json_response, parse_json, query_int, read_body
 
 log = logging.getLogger("hromada.hub.dashboard")
 
@@ -238,9 +238,10 @@ class Dashboard:
 
     async def alerts(self, request: web.Request, sess: auth.Session) -> web.Response:
         q = request.query
+        limit = query_int(request, "limit", 200, 1, 1000)
         return json_response({"alerts": await self.hub.store.run(lambda db: alerts.list_alerts(
             db, state=q.get("state", "open"), severity=q.get("severity") or None, site=q.get("site") or None,
-            limit=min(int(q.get("limit", "200") or 200), 1000)))})
+            limit=limit))})
 
     async def overview(self, request: web.Request, sess: auth.Session) -> web.Response:
         def read(db: Any) -> dict[str, Any]:
@@ -274,7 +275,7 @@ class Dashboard:
 
     async def events(self, request: web.Request, sess: auth.Session) -> web.Response:
         kind = request.query.get("kind") or None
-        limit = min(int(request.query.get("limit", "100") or 100), 2000)
+        limit = query_int(request, "limit", 100, 1, 2000)
         return json_response({"events": await self.hub.store.run(
             lambda db: recent_events(db, None, kind, limit))})
 
@@ -312,7 +313,8 @@ class Dashboard:
         site, role = str(d.get("site", "")).strip(), str(d.get("role", "")).strip()
         if not site or not role:
             raise error(400, "bad_request", "Вкажіть майданчик і роль / site and role are required")
-        ttl = float(d.get("ttl_s") or self.hub.cfg.token_ttl_s)
+        # A NaN lifetime made a code that never expired (now > NaN is false).
+        ttl = finite_number(d, "ttl_s", self.hub.cfg.token_ttl_s, 60.0, 30 * 86_400.0)
         if (why := registry.check_token_roles(role)) is not None:
             raise error(400, "bad_request", f"Неправильні ролі / wrong roles: {why}")
         code, expires = await self.hub.store.write(lambda conn: registry.make_token(
