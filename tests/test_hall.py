@@ -318,3 +318,36 @@ async def test_a_flapping_console_input_raises_an_alert_at_the_hub_and_clears_it
     await a.send(type="fault", seat="2", input="za", what="ok")
     await wait_until(lambda: hub.query("SELECT count(*) FROM alerts WHERE cleared_at IS NULL") == [(0,)],
                      timeout=15, what="alert cleared")
+
+
+async def test_the_journal_names_the_console_node_that_cast_each_ballot(hub, hall, consoles) -> None:
+    # Which board pressed is part of the record: the chain keeps it, the secretary can show it.
+    from voting.hall import records
+    a, b = consoles
+    assert (await sec(hall, "sitting", {"session": 13}))[0] == 200
+    assert (await sec(hall, "agenda", AGENDA_CSV, "text/csv"))[0] == 200
+    for console, seat in ((a, "0"), (a, "1"), (a, "2"), (a, "3"), (b, "4")):
+        assert (await console.press(seat))["kind"] == "registered"
+    status, answer = await sec(hall, "votes", {"agenda_index": 1})
+    uid = answer["state"]["vote"]["uid"]
+    assert (await a.press("1", "За", vote=uid))["type"] == "ack"
+    assert (await b.press("4", "Проти", vote=uid))["type"] == "ack"
+    events = await hall.store.run(records.current_sitting)
+    ballots = {e["choice"]: e["console"] for e in events if e["kind"] == "ballot"}
+    assert ballots == {"За": a.client.identity.id, "Проти": b.client.identity.id}
+    assert (await hall.store.run(records.verify)).ok
+
+
+async def test_a_seat_may_be_bound_to_its_console_by_node_id(hub, node_factory, tmp_path) -> None:
+    console = RawConsole("consoles-c", tmp_path)
+    await console.enroll(hub)
+    council = write_council(tmp_path / "council-id.toml", seats=3, deputies=2,
+                            consoles={console.client.identity.id: range(1, 3)}, head_console=console.client.identity.id)
+    node = await node_factory("hall-id", hub.url, hub.code(role="hall"), roles=["hall"],
+                              extra=f'[roles.hall]\ncouncil_file = "{council}"\n')
+    await wait_until(lambda: len(node.hub.roster) == 2, what="roster with the console")
+    try:
+        await console.connect(node.server.url, node.identity.id, node.identity.public_key_b64, ["0", "1", "2"])
+        assert not [m for m in console.messages if m.get("type") == "refused"], console.messages
+    finally:
+        await console.close()

@@ -168,3 +168,14 @@ def test_the_first_tampered_row_is_the_one_named(events, data):
     assume(canonical_json(tampered) != canonical_json(event))
     records[index] = (tampered, link)
     assert first_broken_link(records) == index
+
+
+def test_a_ballot_of_an_older_journal_reencodes_to_the_text_its_hash_was_made_of() -> None:
+    # Journals written before ballots named their console: decoding and encoding again changes nothing.
+    from voting.hall.audit import canonical_json
+    from voting.hall.events import event_from_dict, event_to_dict
+    old = {"kind": "ballot", "vote_uid": "2026-12-04-1", "voter_id": "d1", "choice": "За",
+           "at": "2026-12-04T09:00:00.000Z"}
+    assert canonical_json(event_to_dict(event_from_dict(old))) == canonical_json(old)
+    new = {**old, "console": "nabc"}
+    assert event_to_dict(event_from_dict(new)) == new

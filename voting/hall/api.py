@@ -213,7 +213,9 @@ class HallRole:
         accepted = set()
         for seat in map(str, seats):
             a = self.service.council.by_seat(seat)
-            if a is None or a.console != link.name:
+            # A seat's console is named in the council file by its node id or by its name at the hub
+            # (names are unique per site: the hub refuses a second one).
+            if a is None or a.console not in (link.conn.node_id, link.name):
                 await self._refuse(link, "", seat, HALL.refuse("not_your_seat", seat=seat))
                 continue
             accepted.add(seat)
@@ -230,7 +232,7 @@ class HallRole:
                 raise HALL.refuse("presence_required")
             choice = str(msg.get("choice", ""))
             vote = msg.get("vote")
-            await s.ballot(str(vote) if vote else None, voter_id, choice)
+            await s.ballot(str(vote) if vote else None, voter_id, choice, console=link.conn.node_id)
             self.m_ballots.inc()
             await link.conn.send({"type": "ack", "id": msg_id, "seat": seat, "kind": "ballot", "choice": choice})
             return

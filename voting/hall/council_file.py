@@ -19,7 +19,7 @@ A TOML file named by ``[roles.hall] council_file``::
     id = "d01"
     full_name = "Бондаренко Олена Миколаївна"
     seat = "1"
-    console = "consoles-a"       # the console node's name at the hub
+    console = "consoles-a"       # the console node's name at the hub, or its node id
     card = "0A1B2C3D01"          # optional, RDM6300 card id (10 hex)
 
 A wrong file is refused with the file, the key and the reason.

@@ -163,6 +163,7 @@ class BallotCast(_Timed):
     voter_id: str
     choice: Choice
     at: datetime
+    console: str | None = None  # the node id of the console that sent it (journals before 2026-12 have none)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -257,12 +258,20 @@ def _encode(value: Any) -> Any:
     return value
 
 
+# Optional fields added after journals existed: left out while empty, so the
+# audit chain of an old journal still verifies after a decode and re-encode.
+_ADDED_LATER = frozenset({"console"})
+
+
 def event_to_dict(event: Event) -> dict[str, Any]:
     """The plain JSON-able form: ``kind`` plus every field; times as UTC ISO
     8601 with milliseconds, choices as their Ukrainian values."""
     data: dict[str, Any] = {"kind": event.KIND.value}
     for f in dataclasses.fields(event):
-        data[f.name] = _encode(getattr(event, f.name))
+        value = getattr(event, f.name)
+        if value is None and f.name in _ADDED_LATER:
+            continue  # an older event re-encodes to the very text its hash was made of
+        data[f.name] = _encode(value)
     return data
 
 

@@ -255,11 +255,12 @@ class HallService:
             fut = await self._commit([event], new)
         await fut
 
-    async def ballot(self, uid: str | None, voter_id: str, choice: str) -> None:
+    async def ballot(self, uid: str | None, voter_id: str, choice: str, console: str | None = None) -> None:
         async with self._lock:
             state = self._need_sitting()
             current = state.current_vote
-            new, event = state.cast_ballot(uid or (current.uid if current else ""), voter_id, choice, at=now_utc())
+            new, event = state.cast_ballot(uid or (current.uid if current else ""), voter_id, choice, at=now_utc(),
+                                           console=console)
             self.state = new
             fut = await self._commit([event], new)
         await fut

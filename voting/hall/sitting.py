@@ -223,13 +223,14 @@ class SittingState:
         return self.apply(event), event
 
     def cast_ballot(
-        self, uid: str, voter_id: str, choice: Choice | str, *, at: datetime
+        self, uid: str, voter_id: str, choice: Choice | str, *, at: datetime, console: str | None = None
     ) -> tuple[SittingState, BallotCast]:
         """A choice from the voter's own console. The voter must be
         registered; ``uid`` names the vote the console believes is open, so
-        a late message can never land in the next vote."""
+        a late message can never land in the next vote. ``console`` is the
+        node id it came from, kept in the journal."""
         event = BallotCast(
-            vote_uid=uid, voter_id=voter_id, choice=parse_choice(choice), at=at
+            vote_uid=uid, voter_id=voter_id, choice=parse_choice(choice), at=at, console=console
         )
         return self.apply(event), event
 
