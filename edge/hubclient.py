@@ -274,6 +274,8 @@ class HubClient:
                 status = await self.enroll()
             except HubUnavailable as exc:
                 log.warning("hub unavailable during enrollment: %s", exc)
+                if exc.retry_after:  # the hub said when (e.g. too many failed attempts from this address)
+                    delay = max(delay, min(exc.retry_after, 300.0))
                 if not self.config.hub.url and not self.hub_key:
                     self.hub_url = ""  # maybe a stale address: look again
             except HubRefused as exc:

@@ -300,3 +300,40 @@ async def test_a_bad_limit_is_a_400_not_everything_or_a_500(hub, limit) -> None:
                 assert (await r.json())["error"]["code"] == "bad_parameter"
     finally:
         await session.close()
+
+
+async def test_guessing_enrollment_codes_from_one_address_is_slowed_and_stores_nothing(hub, tmp_path) -> None:
+    # Real codes have 85 bits of secret; still, an address that keeps failing must wait.
+    from edge import hubclient
+    from edge.config import parse_node_config
+    from edge.hub.registry import EnrollmentCode
+    from edge.hubclient import HubClient, HubRefused, HubUnavailable
+    from edge.store import Store
+
+    good = EnrollmentCode.parse(hub.code(role="console"))
+
+    async def attempt(i: int, code: str) -> HubClient:
+        state = tmp_path / f"guess-{i}"
+        cfg = parse_node_config({"node": {"name": f"guess-{i}", "site": "rada", "roles": ["console"],
+                                          "state_dir": str(state)}, "hub": {"url": hub.url, "enrollment_code": code}})
+        store = await Store.open(state / "node.sqlite", {"hubclient": hubclient.MIGRATIONS})
+        client = HubClient(cfg, Identity.load_or_create(state), store, None, lambda: 1)
+        await client.load_state()
+        return client
+
+    statuses = []
+    for i in range(12):
+        guess = str(EnrollmentCode(good.token_id, "a" * len(good.secret), good.hub_fingerprint))
+        client = await attempt(i, guess)
+        try:
+            await client.enroll()
+        except HubRefused as exc:
+            statuses.append(exc.status)
+        except HubUnavailable as exc:  # 429: the node waits as the hub says, as it does for a busy hub
+            statuses.append((429, exc.retry_after))
+        finally:
+            await client.close()
+            await client.store.close()
+    assert statuses[:10] == [403] * 10 and statuses[10:] == [(429, 60.0)] * 2
+    assert hub.query("SELECT count(*) FROM nodes") == [(0,)]
+    assert hub.query("SELECT used_at FROM tokens") == [(None,)]

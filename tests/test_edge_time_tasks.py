@@ -135,3 +135,15 @@ def test_toml_infinities_and_nan_are_refused_where_a_number_must_be_finite(tmp_p
     with pytest.raises(ConfigError) as err:
         parse_hub_config({"hub": {"state_dir": str(tmp_path), "token_ttl_s": value}})
     assert err.value.key == "hub.token_ttl_s"
+
+
+def test_the_throttle_counts_per_key_forgets_old_attempts_and_stays_bounded() -> None:
+    from edge.hub.throttle import Throttle
+    t = Throttle(3, window_s=60, max_keys=100)
+    assert [t.allow("10.0.0.5", 0.0) for _ in range(4)] == [True, True, True, False]
+    assert t.allow("10.0.0.6", 1.0)  # another address has its own attempts
+    assert not t.allow("10.0.0.5", 59.0) and t.allow("10.0.0.5", 60.5)  # the window slides
+    for i in range(1000):  # a flood from many addresses
+        t.count(f"10.1.{i // 256}.{i % 256}", 61.0)
+    assert len(t) == 100
+    assert not t.full("10.1.0.0", 61.0)  # the oldest were dropped, not the table grown

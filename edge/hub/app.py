@@ -27,6 +27,7 @@ from edge.hub.dashboard import Dashboard
 from edge.hub.extensions import HubExtension
 from edge.hub.notify import AlertNotifier
 from edge.hub.schema import MIGRATIONS
+from edge.hub.throttle import Throttle
 from edge.identity import H_NONCE, Identity, SignatureError, SignedRequest, check_request, open_sealed, seal
 from edge.metrics import CONTENT_TYPE, Metrics
 from edge.roles import HUB_EXTENSIONS, load
@@ -37,6 +38,9 @@ from edge.watchdog import Notifier, run_watchdog
 from edge.web import MAX_BODY, Server, error, json_response, parse_json, read_body, refusals
 
 log = logging.getLogger("hromada.hub")
+
+# Failed enrollments one address may make per minute before it must wait (codes cannot be guessed quickly).
+ENROLL_FAILURES_PER_MINUTE = 10
 
 
 class Hub:
@@ -58,6 +62,7 @@ class Hub:
         self._background: set[asyncio.Future[Any]] = set()
         self.ingest_handlers: dict[str, ingest.Handler] = {}
         self.senders = ingest.Senders()
+        self._enroll_failures = Throttle(ENROLL_FAILURES_PER_MINUTE)
         self.migrations: dict[str, Any] = dict(MIGRATIONS)
         self.extensions: dict[str, HubExtension] = {}
         self.app = self._make_app()
@@ -186,8 +191,10 @@ class Hub:
                     body = (exc.text or "").encode("utf-8")
                     headers = self.identity.sign_response(request.headers.get(H_NONCE, ""), exc.status, body,
                                                           time.time())
+                    kept = {k: v for k, v in exc.headers.items()  # Retry-After, WWW-Authenticate
+                            if k.lower() not in ("content-type", "content-length") and k not in headers}
                     return web.Response(body=body, status=exc.status, content_type="application/json",
-                                        headers=headers)
+                                        headers={**kept, **headers})
             raise
 
     # -- signed requests ------------------------------------------------------
@@ -281,10 +288,17 @@ class Hub:
             raise error(exc.status, "bad_request", exc.reason) from None
         if request.headers.get("X-Hromada-Node") != req.node_id:
             raise error(401, "signature", "enrollment must be signed by the key it enrolls")
+        address = request.remote or "?"
+        if self._enroll_failures.full(address, time.time()):
+            # Guessing codes from one address: wait. Boards that enroll rightly are never counted.
+            raise error(429, "too_many", "Забагато невдалих спроб реєстрації, зачекайте хвилину",
+                        {"Retry-After": str(int(self._enroll_failures.window_s))},
+                        message_en="too many failed enrollment attempts from this address; wait a minute")
         await self._authenticate(request, body, set(registry.NodeStatus), enrolling_key=req.public_key)
         try:
             status = await self.store.write(lambda conn: registry.enroll(conn, req, request.remote or ""))
         except registry.EnrollmentError as exc:
+            self._enroll_failures.count(address, time.time())
             if exc.alert is not None:  # the refused attempt stored nothing; the technicians hear of it
                 where, uk, en = exc.alert
                 await self.store.write(lambda conn: alerts.raise_alert(

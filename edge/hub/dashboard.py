@@ -21,7 +21,7 @@ import json
 import logging
 import re
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from importlib import resources
 from typing import Any
 
@@ -29,6 +29,7 @@ from aiohttp import web
 
 from edge.hub import alerts, auth, registry
 from edge.hub.extensions import DashHandler, DashRoute, Section, recent_events
+from edge.hub.throttle import Throttle
 from edge.qr import qr_svg
 from edge.timeutil import iso_utc
 from edge.web import error, finite_number, json_response, parse_json, query_int, read_body
@@ -50,29 +51,12 @@ CORE_SECTIONS = (
 SCRIPTS_MARK = "<!-- section scripts -->"
 
 
-class LoginThrottle:
-    """At most ``limit`` login attempts per address per minute (on top of per-account locks)."""
-
-    def __init__(self, limit: int = 10) -> None:
-        self.limit = limit
-        self._seen: dict[str, deque[float]] = defaultdict(deque)
-
-    def allow(self, address: str, now: float) -> bool:
-        q = self._seen[address]
-        while q and q[0] < now - 60:
-            q.popleft()
-        if len(q) >= self.limit:
-            return False
-        q.append(now)
-        return True
-
-
 class Dashboard:
     """Routes of the dashboard, mounted on the hub's application."""
 
     def __init__(self, hub: Any) -> None:
         self.hub = hub
-        self.throttle = LoginThrottle()
+        self.throttle = Throttle(10)  # login attempts per address per minute, on top of per-account locks
         self.subscribers: set[asyncio.Queue[str]] = set()
         self.sections: list[Section] = list(CORE_SECTIONS)
         r = hub.app.router
