@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from edge.hub.alerts import Severity, raise_alert
 from edge.hub.extensions import HubExtension, Section
 from edge.timeutil import iso_utc
 from edge.uk import plural
@@ -68,17 +69,34 @@ def store_result(conn: sqlite3.Connection, node_id: str, site: str, msg: dict[st
     if not all(isinstance(sitting.get(k), int) and not isinstance(sitting.get(k), bool) and sitting[k] >= 0
                for k in ("convocation", "session")):
         raise ValueError("sitting.convocation and sitting.session must be whole numbers")
+    votings, chain_hash = list(p.get("votings", [])), str(p.get("chain_hash", ""))
+    # What is published stays published: the same result again is a no-op; a different one under a
+    # published uid is never applied, and the technicians are told.
+    old = conn.execute("SELECT row, chain_hash FROM opendata_motions WHERE authority_id = ? AND uid = ?",
+                       (authority, motion["uid"])).fetchone()
+    if old is not None:
+        old_votings = [json.loads(r[0]) for r in conn.execute(
+            "SELECT row FROM opendata_votings WHERE authority_id = ? AND motion_uid = ? ORDER BY ord",
+            (authority, motion["uid"]))]
+        if json.loads(old[0]) == motion and old[1] == chain_hash and old_votings == votings:
+            return
+        raise_alert(
+            conn, f"voting.conflict:{authority}:{motion['uid']}", "voting.conflict", Severity.CRITICAL,
+            f"Отримано інший результат голосування {motion['uid']} (ЄДРПОУ {authority}), ніж уже оприлюднений;"
+            " оприлюднений лишився без змін. Перевірте журнал зали: hromada voting verify.",
+            f"A different result arrived for vote {motion['uid']} (authority {authority}) than the one published;"
+            " the published one is unchanged. Check the hall's journal: hromada voting verify.",
+            node_id=node_id, site=site)
+        return
     conn.execute(
         "INSERT INTO opendata_motions (authority_id, uid, date, convocation, session, row, node_id, chain_hash,"
-        " received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (authority_id, uid) DO UPDATE SET"
-        " row = excluded.row, chain_hash = excluded.chain_hash, received_at = excluded.received_at",
+        " received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (authority, motion["uid"], motion["date"], int(sitting["convocation"]), int(sitting["session"]),
-         json.dumps(motion, ensure_ascii=False), node_id, str(p.get("chain_hash", "")), iso_utc()))
-    conn.execute("DELETE FROM opendata_votings WHERE authority_id = ? AND motion_uid = ?", (authority, motion["uid"]))
+         json.dumps(motion, ensure_ascii=False), node_id, chain_hash, iso_utc()))
     conn.executemany(
         "INSERT INTO opendata_votings (authority_id, motion_uid, voter_id, ord, row) VALUES (?, ?, ?, ?, ?)",
         [(authority, motion["uid"], v["voterId"], i, json.dumps(v, ensure_ascii=False))
-         for i, v in enumerate(p.get("votings", []))])
+         for i, v in enumerate(votings)])
 
 
 def _uid_order(uid: str) -> tuple[str, int]:

@@ -65,6 +65,19 @@ def current_sitting(conn: sqlite3.Connection) -> list[dict[str, Any]]:
                                                    (row[0],))]
 
 
+def last_vote_ordinal(conn: sqlite3.Connection, day: str) -> int:
+    """The highest ``n`` of the vote uids ``<day>-<n>`` this hall has used in any sitting (0: none)."""
+    rows = conn.execute(
+        "SELECT json_extract(body, '$.vote_uid') FROM hall_events WHERE kind = 'vote_prepared'"
+        " AND json_extract(body, '$.vote_uid') LIKE ?", (f"{day}-%",)).fetchall()
+    return max((_ordinal(uid, day) for (uid,) in rows), default=0)
+
+
+def _ordinal(uid: str, day: str) -> int:
+    tail = uid[len(day) + 1:]
+    return int(tail) if tail.isdigit() else 0
+
+
 def get_kv(conn: sqlite3.Connection, key: str, default: Any = None) -> Any:
     row = conn.execute("SELECT value FROM hall_kv WHERE key = ?", (key,)).fetchone()
     return json.loads(row[0]) if row else default

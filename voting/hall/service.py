@@ -202,7 +202,14 @@ class HallService:
         async with self._lock:
             state = self._need_sitting()
             at = now_utc()
-            prepared, e1 = state.prepare_vote(question, at=at, allow_change=self.settings.allow_change)
+            # <date>-<n>, n continuing across the day's sittings: a second sitting (or a second «start»)
+            # on the same day never reuses a uid the hub has published.
+            day = state.sitting.date.isoformat()
+            used = await self.ctx.store.run(lambda db: journal.last_vote_ordinal(db, day))
+            in_memory = max((int(v.uid[len(day) + 1:]) for v in state.votes
+                             if v.uid.startswith(day + "-") and v.uid[len(day) + 1:].isdigit()), default=0)
+            uid = f"{day}-{max(used, in_memory) + 1}"
+            prepared, e1 = state.prepare_vote(question, at=at, allow_change=self.settings.allow_change, uid=uid)
             opened, e2 = prepared.open_vote(e1.vote_uid, at=at, quorum_override_by=override_by)
             self.state = opened
             duration = self.settings.vote_duration_s if duration_s is None else duration_s
