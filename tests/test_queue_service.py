@@ -36,6 +36,9 @@ SERVICES = (
 def queue_settings(tmp: Path, **extra: Any) -> str:
     catalogue = write_catalogue(tmp / "catalogue.toml", windows=(1, 2, 3, 4, 5, 6), services=SERVICES)
     lines = ["[roles.queue]", f'catalogue_file = "{catalogue}"', 'cnap_name = "ЦНАП Тестівської громади"']
+    # The queue's day starts at rollover_at (03:00 by default); these tests issue and book at the wall
+    # clock's "now", so the day starts at midnight here and they mean the same at any hour of the night.
+    extra.setdefault("rollover_at", "00:00")
     lines += [f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in extra.items()]
     return "\n".join(lines) + "\n"
 
