@@ -351,3 +351,19 @@ async def test_a_seat_may_be_bound_to_its_console_by_node_id(hub, node_factory, 
         assert not [m for m in console.messages if m.get("type") == "refused"], console.messages
     finally:
         await console.close()
+
+
+@pytest.mark.parametrize("body", [{"agenda_index": -1}, {"agenda_index": 3}, {"agenda_index": "1"},
+                                  {"agenda_index": True}, {"agenda_index": 0, "duration_s": float("nan")},
+                                  {"agenda_index": 0, "duration_s": -5}])
+async def test_a_vote_is_opened_only_on_a_question_that_exists_for_a_sane_time(hall, consoles, body) -> None:
+    # agenda_index -1 opened the last question (Python's negative index): a vote nobody chose.
+    a, b = consoles
+    assert (await sec(hall, "sitting", {"session": 14}))[0] == 200
+    assert (await sec(hall, "agenda", AGENDA_CSV, "text/csv"))[0] == 200
+    for console, seat in ((a, "0"), (a, "1"), (a, "2"), (a, "3"), (b, "4")):
+        assert (await console.press(seat))["kind"] == "registered"
+    status, answer = await sec(hall, "votes", body)
+    assert status == 400, answer
+    status, state = await sec(hall, "state")
+    assert state["snapshot"]["state"] != "vote_open"

@@ -34,7 +34,7 @@ from edge.live import LiveFeed, staff_token
 from edge.outbox import Priority
 from edge.peers import NonceCache, PeerConnection, accept_peer, roster_lookup
 from edge.tasks import cancel_and_wait
-from edge.web import error, json_response, parse_json, read_body
+from edge.web import error, finite_number, json_response, parse_json, read_body
 from voting import protocol
 from voting.hall.model import Question
 from voting.hall.service import HallService, now_utc
@@ -354,10 +354,16 @@ class HallRole:
 
         def open_() -> Any:
             if "agenda_index" in d:
-                question = Question.from_dict(self.service.agenda[int(d["agenda_index"])])
+                index, agenda = d["agenda_index"], self.service.agenda
+                # -1 was Python's "the last one": a vote on a question nobody chose.
+                if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(agenda):
+                    raise error(400, "bad_request", f"Номер питання порядку денного має бути від 0 до "
+                                f"{len(agenda) - 1}", message_en=f"agenda_index must be 0 to {len(agenda) - 1}")
+                question = Question.from_dict(agenda[index])
             else:
                 question = Question.from_dict(parse_question(d["question"], 1))
-            duration = float(d["duration_s"]) if d.get("duration_s") is not None else None
+            duration = finite_number(d, "duration_s", -1.0, 0.0, 24 * 3600.0) if d.get("duration_s") is not None \
+                else None
             return self.service.open_vote(question, duration, d.get("quorum_override_by") or None)
 
         return await self._act(open_)
