@@ -367,3 +367,17 @@ async def test_a_vote_is_opened_only_on_a_question_that_exists_for_a_sane_time(h
     assert status == 400, answer
     status, state = await sec(hall, "state")
     assert state["snapshot"]["state"] != "vote_open"
+
+
+@pytest.mark.parametrize("fault", [{"seat": "5", "input": "za"}, {"seat": "2", "input": "x" * 16},
+                                   {"seat": "2", "input": "za", "what": "on fire"}])
+async def test_a_console_reports_faults_only_of_inputs_it_has_at_its_own_seats(hub, hall, consoles, fault) -> None:
+    # Each distinct (seat, input) opened its own hub alert: a console could fill the alert list.
+    a, _ = consoles  # consoles-a drives seats 0–3
+    msg_id = await a.send(type="fault", **{"what": "flapping", **fault})
+    answer = await a.answer(msg_id)
+    assert answer["type"] == "refused"
+    await a.send(type="fault", seat="2", input="presence", what="flapping")  # a real one still gets through
+    alerts = await wait_until(lambda: hub.query("SELECT message FROM alerts WHERE cleared_at IS NULL"),
+                              timeout=15, what="the real fault's alert")
+    assert len(alerts) == 1 and "presence" in alerts[0][0]

@@ -44,6 +44,9 @@ from voting.rules import Rule
 
 log = logging.getLogger("hromada.hall")
 
+# The inputs of a seat that can report a fault (its buttons and its presence sensor).
+FAULT_INPUTS = frozenset({*protocol.BUTTON_INPUTS, "presence"})
+
 
 def secretary_token(state_dir: Path) -> str:
     """The secretary's token, made on first use (mode 0600)."""
@@ -254,7 +257,12 @@ class HallRole:
         await link.conn.send({"type": "ack", "id": msg_id, "seat": seat, "kind": "registered"})
 
     async def _fault(self, link: ConsoleLink, msg: dict[str, Any]) -> None:
-        seat, what, inp = str(msg.get("seat", ""))[:16], str(msg.get("what", ""))[:32], str(msg.get("input", ""))[:16]
+        seat, what, inp = str(msg.get("seat", "")), str(msg.get("what", "")), str(msg.get("input", ""))
+        # Only inputs a console has, at its own seats: a console cannot open alerts without end.
+        if seat not in link.seats:
+            raise HALL.refuse("not_your_seat", seat=seat[:16])
+        if inp not in FAULT_INPUTS or what not in ("flapping", "ok"):
+            raise HALL.refuse("bad_message", what="fault names an input the console does not have")
         log.warning("console %s seat %s input %s: %s", link.name, seat, inp, what)
         await self.ctx.outbox.put("alert", {
             "key": f"console:{link.name}:{seat}:{inp}", "state": "raised" if what != "ok" else "cleared",
