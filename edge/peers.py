@@ -93,7 +93,10 @@ def mac_open(key: bytes, data: str, nonce: str, last: int) -> dict[str, Any]:
         raise SignatureError("malformed message", 400) from None
     if not hmac.compare_digest(hmac.new(key, body.encode("utf-8"), hashlib.sha256).hexdigest(), mac):
         raise SignatureError("bad message authentication code")
-    message = json.loads(body)
+    try:
+        message = json.loads(body)  # authentic, but perhaps not JSON: dropped, the socket stays open
+    except ValueError:
+        raise SignatureError("message body is not JSON", 400) from None
     if not isinstance(message, dict):
         raise SignatureError("message is not an object", 400)
     return _check_order(message, nonce, last)
@@ -103,7 +106,7 @@ def _check_order(message: dict[str, Any], nonce: str, last: int) -> dict[str, An
     if message.get("conn") != nonce:
         raise SignatureError("message belongs to another connection")
     n = message.get("n")
-    if not isinstance(n, int) or n <= last:
+    if isinstance(n, bool) or not isinstance(n, int) or n <= last:
         raise SignatureError("replayed or reordered message")
     return message
 

@@ -381,3 +381,21 @@ async def test_a_console_reports_faults_only_of_inputs_it_has_at_its_own_seats(h
     alerts = await wait_until(lambda: hub.query("SELECT message FROM alerts WHERE cleared_at IS NULL"),
                               timeout=15, what="the real fault's alert")
     assert len(alerts) == 1 and "presence" in alerts[0][0]
+
+
+async def test_an_authentic_frame_whose_body_is_not_json_is_dropped_and_the_socket_stays_open(hall, consoles) -> None:
+    # A console firmware bug (or a stolen console) sends a correctly sealed frame that is not JSON:
+    # the hall used to fail out of its read loop and close the link, dropping the console's seats.
+    import hashlib
+    import hmac
+    import json as _json
+    a, _ = consoles
+    assert (await sec(hall, "sitting", {"session": 15}))[0] == 200
+    link = a.link
+    body = "{not json"
+    frame = _json.dumps({"body": body, "mac": hmac.new(link._send_key, body.encode(), hashlib.sha256).hexdigest()})
+    await link._ws.send_str(frame)
+    await wait_until(lambda: any(m.get("type") == "error" and "JSON" in m.get("message", "") for m in a.messages),
+                     what="the hall's answer to the bad frame")
+    assert (await a.press("1"))["kind"] == "registered"  # the same connection, still working
+    assert link.connected.is_set()
