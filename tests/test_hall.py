@@ -399,3 +399,25 @@ async def test_an_authentic_frame_whose_body_is_not_json_is_dropped_and_the_sock
                      what="the hall's answer to the bad frame")
     assert (await a.press("1"))["kind"] == "registered"  # the same connection, still working
     assert link.connected.is_set()
+
+
+@pytest.mark.parametrize("field, value, code", [
+    ("reason", "п" * 501, "too_long"), ("operator", "С" * 81, "too_long"),
+    ("operator", "Секретар\x1b[2J", "bad_request"), ("reason", "пульт\r\nINFO forged log line", "bad_request"),
+    ("operator", 42, "bad_request"),
+])
+async def test_a_persons_words_in_the_journal_are_refused_not_cut_when_too_long_or_with_control_characters(
+        hall, consoles, field, value, code) -> None:
+    # The operator's name was cut at 80 characters without a word; a reason had no bound, and either could
+    # carry terminal escapes into the journal and the logs.
+    await sec(hall, "sitting", {"session": 1})
+    status, answer = await sec(hall, "votes", {"question": {"number": "1", "title": "Тест"},
+                                              "quorum_override_by": "Голова ради"})
+    uid = answer["state"]["vote"]["uid"]
+    body = {"voter_id": "d001", "choice": "За", "operator": "Секретар Іваненко", "reason": "пульт", field: value}
+    status, answer = await sec(hall, f"votes/{uid}/manual", body)
+    assert status == 400 and answer["error"]["code"] == code, answer
+    _, state = await http_json("GET", hall.server.url + "/hall/api/state",
+                               headers={"Authorization": f"Bearer {token(hall)}"})
+    d1 = next(v for v in state["voters"] if v["id"] == "d001")
+    assert d1["live"] != "За" and not d1["manual"]  # nothing was entered

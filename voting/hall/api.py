@@ -372,7 +372,7 @@ class HallRole:
                 question = Question.from_dict(parse_question(d["question"], 1))
             duration = finite_number(d, "duration_s", -1.0, 0.0, 24 * 3600.0) if d.get("duration_s") is not None \
                 else None
-            return self.service.open_vote(question, duration, d.get("quorum_override_by") or None)
+            return self.service.open_vote(question, duration, _text(d, "quorum_override_by", 80) or None)
 
         return await self._act(open_)
 
@@ -382,20 +382,36 @@ class HallRole:
 
     async def api_cancel(self, request: web.Request) -> web.Response:
         d = await self._body(request)
-        return await self._act(lambda: self.service.cancel_vote(request.match_info["uid"], str(d.get("reason", "")),
+        return await self._act(lambda: self.service.cancel_vote(request.match_info["uid"], _text(d, "reason", 500),
                                                         _operator(d)))
 
     async def api_manual(self, request: web.Request) -> web.Response:
         d = await self._body(request)
         return await self._act(lambda: self.service.manual_entry(request.match_info["uid"], str(d["voter_id"]),
-                                                         str(d["choice"]), _operator(d), str(d.get("reason", ""))))
+                                                         str(d["choice"]), _operator(d), _text(d, "reason", 500)))
 
 
 def _operator(d: dict[str, Any]) -> str:
-    who = str(d.get("operator", "")).strip()
+    who = _text(d, "operator", 80)
     if not who:
         raise HALL.refuse("operator_required")
-    return who[:80]
+    return who
+
+
+def _text(d: dict[str, Any], key: str, limit: int) -> str:
+    """A person's words for the journal: refused, not cut, when too long or holding control characters."""
+    value = d.get(key, "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise error(400, "bad_request", f"«{key}» має бути текстом", message_en=f"{key} must be text")
+    value = value.strip()
+    if len(value) > limit:
+        raise error(400, "too_long", f"«{key}» довше за {limit} символів", message_en=f"{key} is longer than {limit}")
+    if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in value):
+        raise error(400, "bad_request", f"«{key}» містить керівні символи",
+                    message_en=f"{key} holds control characters")
+    return value
 
 
 async def _started(coro: Any) -> dict[str, Any]:
