@@ -22,7 +22,7 @@ from typing import Any
 
 from cameras.thresholds import HealthConfig
 from cameras.verdict import Persistence, Verdict
-from edge.config import ConfigError, build_section, label, not_negative, option, positive, required
+from edge.config import ConfigError, build_section, label, not_negative, one_of, option, positive, required
 
 SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "file://")
 #: `url` of a simulated camera started by the role itself (demo only).
@@ -77,7 +77,7 @@ class CameraSettings:
                "seconds.", positive)
     scenario: str = option("", "`demo`: run simulated cameras (`url = \"sim:mjpeg\"`/`\"sim:rtsp\"`) and switch "
                                "them to faults and back for the demo. Empty: none.",
-                           lambda v: None if v in ("", "demo") else "must be \"\" or \"demo\"")
+                           one_of("", "demo"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from edge.config import ConfigError, build_section, http_url, label, option, positive, required
+from edge.config import ConfigError, build_section, http_url, label, one_of, option, positive, required
 
 SIM_READER = "sim"  # card_reader url of a simulated reader on a pty (mock pins only)
 
@@ -48,7 +48,7 @@ class ConsoleSettings:
                                      "is trusted again, seconds.", positive)
     scenario: str = option("", "`demo`: simulated deputies register and vote on the mock pins "
                              "(needs `gpio.pin_factory = \"mock\"`). Empty: none.",
-                         lambda v: None if v in ("", "demo") else "must be \"\" or \"demo\"")
+                         one_of("", "demo"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

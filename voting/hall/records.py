@@ -70,11 +70,12 @@ def last_vote_ordinal(conn: sqlite3.Connection, day: str) -> int:
     rows = conn.execute(
         "SELECT json_extract(body, '$.vote_uid') FROM hall_events WHERE kind = 'vote_prepared'"
         " AND json_extract(body, '$.vote_uid') LIKE ?", (f"{day}-%",)).fetchall()
-    return max((_ordinal(uid, day) for (uid,) in rows), default=0)
+    return max((vote_ordinal(uid, day) for (uid,) in rows), default=0)
 
 
-def _ordinal(uid: str, day: str) -> int:
-    tail = uid[len(day) + 1:]
+def vote_ordinal(uid: str, day: str) -> int:
+    """``n`` of a vote uid ``<day>-<n>``; 0 for a uid of another day or form."""
+    tail = uid[len(day) + 1:] if uid.startswith(day + "-") else ""
     return int(tail) if tail.isdigit() else 0
 
 

@@ -206,8 +206,7 @@ class HallService:
             # on the same day never reuses a uid the hub has published.
             day = state.sitting.date.isoformat()
             used = await self.ctx.store.run(lambda db: journal.last_vote_ordinal(db, day))
-            in_memory = max((int(v.uid[len(day) + 1:]) for v in state.votes
-                             if v.uid.startswith(day + "-") and v.uid[len(day) + 1:].isdigit()), default=0)
+            in_memory = max((journal.vote_ordinal(v.uid, day) for v in state.votes), default=0)
             uid = f"{day}-{max(used, in_memory) + 1}"
             prepared, e1 = state.prepare_vote(question, at=at, allow_change=self.settings.allow_change, uid=uid)
             opened, e2 = prepared.open_vote(e1.vote_uid, at=at, quorum_override_by=override_by)
