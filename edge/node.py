@@ -81,6 +81,7 @@ class Node:
         self.hub: HubClient | None = None
         self.discovery: Discovery | None = None
         self.roles: list[Role] = []
+        self.started = False  # the roles have started: /health answers "ok" from then on
         self.metrics = Metrics({"node": config.node.name})
         self.app = web.Application(client_max_size=1024 * 1024, middlewares=[refusals])
         self.app[MAX_BODY] = 1024 * 1024
@@ -124,6 +125,7 @@ class Node:
                  ",".join(cfg.node.roles))
         for role in self.roles:
             await role.start()
+        self.started = True
         await self.outbox.put("node.started", {"version": __version__, "roles": list(cfg.node.roles)}, Priority.EVENT)
         self._tasks = [
             asyncio.create_task(self.hub.run_enrollment(), name="enrollment"),
@@ -186,6 +188,10 @@ class Node:
 
     async def _health(self, request: web.Request) -> web.Response:
         assert self.store is not None and self.hub is not None and self.identity is not None
+        if not self.started:
+            # The server listens before the roles have started: "ok" now would send clients to a queue
+            # or a hall that is not loaded yet (they got 503 "not ready" after a green health check).
+            return json_response({"status": "starting", "name": self.config.node.name}, status=503)
         await self.store.ping()
         if self.outbox is not None:
             self.outbox.stats.pending = await self.outbox.pending_count()

@@ -161,3 +161,53 @@ async def test_node_health_and_metrics_pages(hub: HubFixture, node_factory) -> N
     assert 'hromada_hub_nodes{status="approved"} 1' in text
     status, doc = await http_json("GET", hub.url + "/api/v1/openapi.json")
     assert doc["openapi"].startswith("3.") and "/api/v1/ingest" in doc["paths"]
+
+
+RELEASE = asyncio.Event()
+
+
+class SlowRole:
+    """A role whose start takes as long as the test says (a queue loading a long day, say)."""
+
+    name = "hall"
+
+    async def start(self) -> None:
+        await RELEASE.wait()
+
+    async def stop(self) -> None:
+        return None
+
+    def health(self) -> dict:
+        return {}
+
+
+async def slow_role(ctx) -> SlowRole:
+    return SlowRole()
+
+
+async def test_health_says_starting_until_the_roles_have_started(hub: HubFixture, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # Found from a fresh clone: /health said ok while the queue was still loading, and the first
+    # operator action after it got 503 "not ready".
+    from edge import roles
+    from edge.config import load_node_config
+    from edge.node import Node
+
+    monkeypatch.setitem(roles.ROLE_FACTORIES, "hall", "tests.test_runtime:slow_role")
+    RELEASE.clear()
+    path = tmp_path / "slow.toml"
+    path.write_text(node_toml(tmp_path / "slow", "slow-1", ["hall"], hub.url, hub.code(role="hall"), extra=" "))
+    node = Node(load_node_config(path))
+    starting = asyncio.create_task(node.start())
+    try:
+        await wait_until(lambda: node.server is not None and node.server.port, what="the server listening")
+        url = node.server.url + "/health"
+        status, body = await wait_until(lambda: http_json("GET", url), what="an answer")
+        assert (status, body["status"]) == (503, "starting")
+        RELEASE.set()
+        await starting
+        status, body = await http_json("GET", url)
+        assert (status, body["status"]) == (200, "ok")
+    finally:
+        RELEASE.set()
+        await node.stop()
